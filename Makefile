@@ -1,0 +1,109 @@
+# Multi-tenant report service.  `make` builds every binary into bin/,
+# `make asan` the same with ASan+UBSan into bin/asan/, `make test` runs every
+# test, `make up` / `make down` run the local stack.  Targets that need Debian
+# packages call `make deps` first, which does nothing when all are present.
+
+SHELL := /bin/bash
+CC ?= cc
+
+PKGS := libpq json-c libjwt rdkafka hiredis libcurl libwebsockets \
+	libmicrohttpd openssl libcrypt fcgi
+
+VARIANT ?= release
+BUILD := build/$(VARIANT)
+ifeq ($(VARIANT),asan)
+BIN := bin/asan
+OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+else
+BIN := bin
+OPT := -O2 -g
+endif
+
+# Lazy (=): pkg-config runs only inside recipes, after `deps` has run.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+	-Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -fvisibility=hidden -Ilib $(OPT) $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(OPT) -Wl,--as-needed $(LDFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lpthread -ldl -lm
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIBA := $(BUILD)/libapp.a
+
+# program name -> source folder
+PROGS := graphql-fcgi kafka-mock
+graphql-fcgi_SRC := $(wildcard cgi/*.c)
+kafka-mock_SRC := tools/kafka-mock.c
+
+PROG_BINS := $(PROGS:%=$(BIN)/%)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/bin/%)
+
+.PHONY: all build asan deps test unit integration up down status logs \
+	clean fuzz bench migrate
+.DEFAULT_GOAL := all
+
+all: deps
+	@$(MAKE) --no-print-directory build VARIANT=release
+
+asan: deps
+	@$(MAKE) --no-print-directory build VARIANT=asan
+
+build: $(PROG_BINS) $(UNIT_BINS)
+
+deps:
+	@tools/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIBA): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+# Objects of program $(1); a function so that its '%' is not the rule's stem.
+objs_of = $(patsubst %.c,$(BUILD)/%.o,$($(1)_SRC))
+
+.SECONDEXPANSION:
+$(BIN)/%: $$(call objs_of,$$*) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBA) $(LDLIBS_ALL)
+
+$(BUILD)/tests/bin/%: $(BUILD)/tests/unit/%.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(LDLIBS_ALL)
+
+# Unit tests under ASan+UBSan, then integration tests against a private stack.
+test: deps
+	@$(MAKE) --no-print-directory build VARIANT=asan
+	@$(MAKE) --no-print-directory build VARIANT=release
+	@tools/run-tests.sh
+
+unit: deps
+	@$(MAKE) --no-print-directory build VARIANT=asan
+	@tools/run-tests.sh unit
+
+integration: all
+	@tools/run-tests.sh integration
+
+up: all
+	@tools/stack.sh up
+
+down:
+	@tools/stack.sh down
+
+status:
+	@tools/stack.sh status
+
+logs:
+	@tools/stack.sh logs
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

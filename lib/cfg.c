@@ -1,0 +1,201 @@
+#include "cfg.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+enum cfg_type { T_STR, T_SECRET, T_INT, T_BOOL, T_LEVEL };
+
+enum { ALL = CFG_CGI | CFG_WORKER | CFG_RELAY | CFG_PROVIDERS | CFG_KAFKA_MOCK | CFG_TOOL };
+
+struct cfg_def {
+	const char *name;
+	enum cfg_type type;
+	size_t off;
+	const char *def;	/* NULL: no default */
+	unsigned used_by;	/* components that read it */
+	unsigned required_by;	/* components that fail without it */
+	long min, max;		/* T_INT bounds; T_STR/T_SECRET length bounds */
+	const char *help;
+};
+
+#define F(field) offsetof(struct config, field)
+
+/* The one table of settings.  Keep README.md's configuration table in step. */
+static const struct cfg_def defs[] = {
+	{ "LOG_LEVEL", T_LEVEL, F(log_level), "info", ALL, 0, 0, 0,
+	  "debug, info, warn or error" },
+	{ "LOG_FILE", T_STR, F(log_file), "", ALL, 0, 0, 4095,
+	  "append log lines to this file instead of stderr" },
+	{ "MASTER_DATABASE_URL", T_SECRET, F(master_db_url), NULL,
+	  CFG_CGI | CFG_WORKER | CFG_TOOL, CFG_CGI | CFG_WORKER | CFG_TOOL, 1, 4095,
+	  "libpq connection string of the master (tenant registry) database" },
+	{ "REDIS_URL", T_STR, F(redis_url), "redis://127.0.0.1:6379/0",
+	  CFG_CGI | CFG_WORKER, 0, 1, 1023, "redis://host:port/db of the job queue" },
+	{ "KAFKA_BROKERS", T_STR, F(kafka_brokers), "127.0.0.1:9092",
+	  CFG_CGI | CFG_WORKER | CFG_RELAY, 0, 1, 1023,
+	  "Kafka bootstrap list host:port[,host:port]" },
+	{ "KAFKA_SESSION_TIMEOUT_MS", T_INT, F(kafka_session_timeout_ms), "6000",
+	  CFG_WORKER | CFG_RELAY, 0, 1000, 300000,
+	  "consumer group session timeout; identical on every client" },
+	{ "KAFKA_HEARTBEAT_MS", T_INT, F(kafka_heartbeat_ms), "1000",
+	  CFG_WORKER | CFG_RELAY, 0, 100, 60000, "consumer heartbeat interval" },
+	{ "KAFKA_FETCH_WAIT_MS", T_INT, F(kafka_fetch_wait_ms), "10",
+	  CFG_WORKER | CFG_RELAY, 0, 1, 5000, "consumer fetch.wait.max.ms (latency)" },
+	{ "DEP_TIMEOUT_MS", T_INT, F(dep_timeout_ms), "1000",
+	  CFG_CGI | CFG_WORKER | CFG_RELAY, 0, 50, 60000,
+	  "timeout of one dependency probe or connection attempt" },
+	{ "FCGI_SOCKET", T_STR, F(fcgi_socket), "var/run/fcgi.sock", CFG_CGI, 0,
+	  1, 107, "unix socket the FastCGI pool listens on" },
+	{ "FCGI_WORKERS", T_INT, F(fcgi_workers), "4", CFG_CGI, 0, 1, 256,
+	  "number of FastCGI worker processes" },
+	{ "MAX_BODY_BYTES", T_INT, F(max_body_bytes), "1048576", CFG_CGI, 0,
+	  1024, 64 * 1024 * 1024, "largest accepted request body" },
+	{ "KAFKA_MOCK_PORT", T_INT, F(kafka_mock_port), "9092", CFG_KAFKA_MOCK, 0,
+	  1, 65535, "loopback port of the Kafka stand-in" },
+	{ "KAFKA_MOCK_PARTITIONS", T_INT, F(kafka_mock_partitions), "3",
+	  CFG_KAFKA_MOCK, 0, 1, 64, "partitions per topic in the stand-in" },
+	{ "KAFKA_MOCK_BOOTSTRAP_FILE", T_STR, F(kafka_mock_bootstrap_file), "",
+	  CFG_KAFKA_MOCK, 0, 0, 4095,
+	  "file the stand-in writes its bootstrap address to" },
+};
+
+static const char *env_lookup(const char *name, void *ud)
+{
+	(void)ud;
+	return getenv(name);
+}
+
+static int fail(char *errbuf, size_t errlen, const char *name, const char *why)
+{
+	/* A truncated message still names the variable, which comes first. */
+	(void)snprintf(errbuf, errlen, "configuration: %s %s", name, why);
+	return -1;
+}
+
+static int parse_one(struct config *c, const struct cfg_def *d, const char *v,
+    char *errbuf, size_t errlen)
+{
+	void *field = (char *)c + d->off;
+	switch (d->type) {
+	case T_STR:
+	case T_SECRET: {
+		size_t n = strlen(v);
+		if ((long)n < d->min)
+			return fail(errbuf, errlen, d->name, d->min > 1 ?
+			    "is too short" : "must not be empty");
+		if ((long)n > d->max)
+			return fail(errbuf, errlen, d->name, "is too long");
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)v[i] < 0x20)
+				return fail(errbuf, errlen, d->name,
+				    "contains a control character");
+		*(const char **)field = v;
+		return 0;
+	}
+	case T_INT: {
+		char *end;
+		errno = 0;
+		long x = strtol(v, &end, 10);
+		if (errno != 0 || end == v || *end != '\0')
+			return fail(errbuf, errlen, d->name, "must be an integer");
+		if (x < d->min || x > d->max) {
+			char why[96];
+			int n = snprintf(why, sizeof why, "must be between %ld and %ld",
+			    d->min, d->max);
+			return fail(errbuf, errlen, d->name,
+			    n > 0 && (size_t)n < sizeof why ? why : "is out of range");
+		}
+		*(int *)field = (int)x;
+		return 0;
+	}
+	case T_BOOL:
+		if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 ||
+		    strcmp(v, "yes") == 0 || strcmp(v, "on") == 0)
+			*(bool *)field = true;
+		else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0 ||
+		    strcmp(v, "no") == 0 || strcmp(v, "off") == 0)
+			*(bool *)field = false;
+		else
+			return fail(errbuf, errlen, d->name, "must be true or false");
+		return 0;
+	case T_LEVEL: {
+		int lv = log_level_parse(v);
+		if (lv < 0)
+			return fail(errbuf, errlen, d->name,
+			    "must be debug, info, warn or error");
+		*(int *)field = lv;
+		return 0;
+	}
+	}
+	return fail(errbuf, errlen, d->name, "has an unknown type");
+}
+
+int cfg_load_from(struct config *c, unsigned component, cfg_lookup_fn lookup,
+    void *ud, char *errbuf, size_t errlen)
+{
+	if (lookup == NULL)
+		lookup = env_lookup;
+	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
+		const struct cfg_def *d = &defs[i];
+		const char *v = (d->used_by & component) ? lookup(d->name, ud) : NULL;
+		if (v == NULL || (v[0] == '\0' && d->def != NULL && d->def[0] != '\0'))
+			v = d->def;
+		if (v == NULL) {
+			if (d->required_by & component)
+				return fail(errbuf, errlen, d->name, "is required but not set");
+			if (d->type == T_STR || d->type == T_SECRET)
+				*(const char **)((char *)c + d->off) = "";
+			continue;
+		}
+		if (parse_one(c, d, v, errbuf, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static struct config global_cfg;
+
+void cfg_load_or_exit(unsigned component)
+{
+	char err[512];
+	if (cfg_load_from(&global_cfg, component, NULL, NULL, err, sizeof err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		exit(2);
+	}
+}
+
+const struct config *cfg(void)
+{
+	return &global_cfg;
+}
+
+void cfg_dump(FILE *out, const struct config *c, unsigned component)
+{
+	for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
+		const struct cfg_def *d = &defs[i];
+		if (!(d->used_by & component))
+			continue;
+		const void *field = (const char *)c + d->off;
+		switch (d->type) {
+		case T_STR:
+			fprintf(out, "%s=%s\n", d->name, *(const char *const *)field);
+			break;
+		case T_SECRET:
+			fprintf(out, "%s=%s\n", d->name,
+			    **(const char *const *)field ? "(set, hidden)" : "");
+			break;
+		case T_INT:
+		case T_LEVEL:
+			fprintf(out, "%s=%d\n", d->name, *(const int *)field);
+			break;
+		case T_BOOL:
+			fprintf(out, "%s=%s\n", d->name, *(const bool *)field ? "true" : "false");
+			break;
+		}
+	}
+}

@@ -1,0 +1,65 @@
+/* cfg: every setting of every program, read from the environment in one
+ * place (the table in cfg.c: name, type, default, who requires it, bounds).
+ *
+ * Programs call cfg_load() once at start-up; a bad or missing value stops the
+ * program with one line naming the variable.  Nothing else calls getenv().
+ * Secret values are never printed, not even by cfg_dump(). */
+#ifndef CFG_H
+#define CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Which program is loading: a setting may be required by some only. */
+enum cfg_component {
+	CFG_CGI = 1 << 0,
+	CFG_WORKER = 1 << 1,
+	CFG_RELAY = 1 << 2,
+	CFG_PROVIDERS = 1 << 3,
+	CFG_KAFKA_MOCK = 1 << 4,
+	CFG_TOOL = 1 << 5,
+};
+
+struct config {
+	/* common */
+	int log_level;			/* LOG_LEVEL: enum log_level */
+	const char *log_file;		/* LOG_FILE: "" means stderr */
+	const char *master_db_url;	/* MASTER_DATABASE_URL (secret) */
+	const char *redis_url;		/* REDIS_URL */
+	const char *kafka_brokers;	/* KAFKA_BROKERS */
+	int kafka_session_timeout_ms;	/* KAFKA_SESSION_TIMEOUT_MS */
+	int kafka_heartbeat_ms;		/* KAFKA_HEARTBEAT_MS */
+	int kafka_fetch_wait_ms;	/* KAFKA_FETCH_WAIT_MS */
+	int dep_timeout_ms;		/* DEP_TIMEOUT_MS: health probes */
+	/* cgi */
+	const char *fcgi_socket;	/* FCGI_SOCKET */
+	int fcgi_workers;		/* FCGI_WORKERS */
+	int max_body_bytes;		/* MAX_BODY_BYTES */
+	/* kafka-mock */
+	int kafka_mock_port;		/* KAFKA_MOCK_PORT */
+	int kafka_mock_partitions;	/* KAFKA_MOCK_PARTITIONS */
+	const char *kafka_mock_bootstrap_file; /* KAFKA_MOCK_BOOTSTRAP_FILE */
+};
+
+/* Looks a variable up; returns NULL when it is not set. */
+typedef const char *(*cfg_lookup_fn)(const char *name, void *ud);
+
+/* Fills c from lookup (NULL: the process environment) for the programs in
+ * component.  Returns 0, or -1 with a one-line message naming the variable
+ * in errbuf.  Strings point into the environment or into static defaults,
+ * so the environment must not change afterwards. */
+int cfg_load_from(struct config *c, unsigned component, cfg_lookup_fn lookup,
+    void *ud, char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+
+/* cfg_load_from() on the environment into the process-wide configuration
+ * returned by cfg(); on failure prints the message to stderr and exits 2. */
+void cfg_load_or_exit(unsigned component);
+
+/* The process-wide configuration (valid after cfg_load_or_exit()). */
+const struct config *cfg(void);
+
+/* Writes NAME=value lines for the component's settings; secrets masked. */
+void cfg_dump(FILE *out, const struct config *c, unsigned component);
+
+#endif
