@@ -25,7 +25,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
-	-Wmissing-prototypes -fvisibility=hidden -Ilib $(OPT) $(PKG_CFLAGS) $(CFLAGS)
+	-Wmissing-prototypes -fvisibility=hidden -Ilib -Itests/unit $(OPT) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(OPT) -Wl,--as-needed $(LDFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lpthread -ldl -lm
 
@@ -33,15 +33,20 @@ LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIBA := $(BUILD)/libapp.a
 
-# program name -> source folder
-PROGS := graphql-fcgi kafka-mock
+# Programs and their sources.
+PROGS := graphql-fcgi kafka-mock gql-tool
 graphql-fcgi_SRC := $(wildcard cgi/*.c)
 kafka-mock_SRC := tools/kafka-mock.c
+gql-tool_SRC := tools/gql-tool.c
 
-PROG_BINS := $(PROGS:%=$(BIN)/%)
+PROG_BINS := $(foreach p,$(PROGS),$(if $(wildcard $($(p)_SRC)),$(BIN)/$(p)))
 
+# Unit tests: one executable per module, no servers.
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/bin/%)
+# C integration tests: run by tools/run-tests.sh against the private stack.
+ITEST_SRC := $(wildcard tests/integration/c/test_*.c)
+ITEST_BINS := $(ITEST_SRC:tests/integration/c/%.c=$(BUILD)/tests/ibin/%)
 
 .PHONY: all build asan deps test unit integration up down status logs \
 	clean fuzz bench migrate
@@ -53,7 +58,7 @@ all: deps
 asan: deps
 	@$(MAKE) --no-print-directory build VARIANT=asan
 
-build: $(PROG_BINS) $(UNIT_BINS)
+build: $(PROG_BINS) $(UNIT_BINS) $(ITEST_BINS)
 
 deps:
 	@tools/deps.sh
@@ -75,6 +80,10 @@ $(BIN)/%: $$(call objs_of,$$*) $(LIBA)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBA) $(LDLIBS_ALL)
 
 $(BUILD)/tests/bin/%: $(BUILD)/tests/unit/%.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(LDLIBS_ALL)
+
+$(BUILD)/tests/ibin/%: $(BUILD)/tests/integration/c/%.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(LDLIBS_ALL)
 
