@@ -34,10 +34,12 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIBA := $(BUILD)/libapp.a
 
 # Programs and their sources.
-PROGS := graphql-fcgi kafka-mock gql-tool
+PROGS := graphql-fcgi kafka-mock gql-tool fcgi-hello bench-gql
 graphql-fcgi_SRC := $(wildcard cgi/*.c)
 kafka-mock_SRC := tools/kafka-mock.c
 gql-tool_SRC := tools/gql-tool.c
+fcgi-hello_SRC := bench/fcgi_hello.c
+bench-gql_SRC := bench/gql_cpu.c
 
 PROG_BINS := $(foreach p,$(PROGS),$(if $(wildcard $($(p)_SRC)),$(BIN)/$(p)))
 
@@ -51,6 +53,8 @@ ITEST_BINS := $(ITEST_SRC:tests/integration/c/%.c=$(BUILD)/tests/ibin/%)
 .PHONY: all build asan deps test unit integration up down status logs \
 	clean fuzz bench migrate
 .DEFAULT_GOAL := all
+# Keep objects that pattern rules made on the way (faster rebuilds).
+.SECONDARY:
 
 all: deps
 	@$(MAKE) --no-print-directory build VARIANT=release
@@ -63,13 +67,17 @@ build: $(PROG_BINS) $(UNIT_BINS) $(ITEST_BINS)
 deps:
 	@tools/deps.sh
 
+# V=1 shows the full commands.
+Q = $(if $(V),,@)
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 # Objects of program $(1); a function so that its '%' is not the rule's stem.
 objs_of = $(patsubst %.c,$(BUILD)/%.o,$($(1)_SRC))
@@ -77,15 +85,16 @@ objs_of = $(patsubst %.c,$(BUILD)/%.o,$($(1)_SRC))
 .SECONDEXPANSION:
 $(BIN)/%: $$(call objs_of,$$*) $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBA) $(LDLIBS_ALL)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBA) $(LDLIBS_ALL)
 
 $(BUILD)/tests/bin/%: $(BUILD)/tests/unit/%.o $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(LDLIBS_ALL)
 
 $(BUILD)/tests/ibin/%: $(BUILD)/tests/integration/c/%.o $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(LDLIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(LDLIBS_ALL)
 
 # Unit tests under ASan+UBSan, then integration tests against a private stack.
 test: deps
@@ -111,6 +120,11 @@ status:
 
 logs:
 	@tools/stack.sh logs
+
+# Benchmarks print their figures next to a ceiling measured in the same run.
+bench: all
+	bench/gql-cpu.sh
+	bench/graphql-http.sh
 
 clean:
 	rm -rf build bin

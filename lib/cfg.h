@@ -36,6 +36,31 @@ struct config {
 	const char *fcgi_socket;	/* FCGI_SOCKET */
 	int fcgi_workers;		/* FCGI_WORKERS */
 	int max_body_bytes;		/* MAX_BODY_BYTES */
+	const char *cors_origins;	/* CORS_ORIGINS: "a,b" or "*"; "" none */
+	const char *admin_key;		/* ADMIN_KEY (secret): "" disables createTenant */
+	const char *public_base_url;	/* PUBLIC_BASE_URL: base of download URLs */
+	const char *url_signing_key;	/* URL_SIGNING_KEY (secret) */
+	/* GraphQL engine limits (cgi, relay, tool) */
+	int gql_max_doc_bytes;		/* GQL_MAX_DOC_BYTES */
+	int gql_max_tokens;		/* GQL_MAX_TOKENS */
+	int gql_max_depth;		/* GQL_MAX_DEPTH */
+	int gql_max_aliases;		/* GQL_MAX_ALIASES */
+	int gql_max_root_fields;	/* GQL_MAX_ROOT_FIELDS */
+	bool gql_introspection;		/* GQL_INTROSPECTION */
+	/* data, authentication and tenants */
+	const char *sql_dir;		/* SQL_DIR: holds master/ and tenant/ */
+	const char *data_key;		/* DATA_KEY (secret): 64 hex chars */
+	const char *data_key_id;	/* DATA_KEY_ID */
+	const char *data_keys_old;	/* DATA_KEYS_OLD (secret): id:hex,... */
+	int bcrypt_cost;		/* BCRYPT_COST */
+	int password_min_len;		/* PASSWORD_MIN_LEN */
+	const char *jwt_secret;		/* JWT_SECRET (secret) */
+	int jwt_ttl_sec;		/* JWT_TTL_SEC */
+	const char *jwt_issuer;		/* JWT_ISSUER: "" means not set */
+	int tenant_max_conns;		/* TENANT_MAX_CONNS */
+	int tenant_idle_sec;		/* TENANT_IDLE_SEC */
+	int tenant_recheck_sec;		/* TENANT_RECHECK_SEC */
+	const char *tenant_db_hosts;	/* TENANT_DB_HOSTS: comma list */
 	/* kafka-mock */
 	int kafka_mock_port;		/* KAFKA_MOCK_PORT */
 	int kafka_mock_partitions;	/* KAFKA_MOCK_PARTITIONS */

@@ -1,0 +1,106 @@
+#include "app_schema.h"
+
+#include "cfg.h"
+
+const char app_schema_sdl[] =
+"\"Any JSON value.\"\n"
+"scalar JSON\n"
+"\n"
+"\"Where a report stands.\"\n"
+"enum ReportStatus {\n"
+"  \"Accepted, waiting for a worker.\" PENDING\n"
+"  \"The providers are being polled.\" IN_PROGRESS\n"
+"  \"The report is ready for download.\" COMPLETED\n"
+"  \"The report could not be built; see error.\" FAILED\n"
+"}\n"
+"\n"
+"\"File format of a downloaded report.\"\n"
+"enum ReportFormat { CSV JSON }\n"
+"\n"
+"\"Connection settings of a tenant's own PostgreSQL database.\"\n"
+"input DataSourceInput { host: String! username: String! password: String! port: String! db: String! }\n"
+"\n"
+"input CreateTenantInput { tenantID: String! tenantName: String! dataSource: DataSourceInput! }\n"
+"\n"
+"input SignUpInput { tenantID: String! username: String! password: String! taxID: String! }\n"
+"\n"
+"input LoginInput { username: String! password: String! }\n"
+"\n"
+"\"A tenant; the data source password is never returned.\"\n"
+"type Tenant { tenantID: String! tenantName: String! dataSource: JSON }\n"
+"\n"
+"\"A user of a tenant.\"\n"
+"type User {\n"
+"  tenantID: String!\n"
+"  username: String!\n"
+"  taxID: String!\n"
+"  \"Always null.\"\n"
+"  password: String @deprecated(reason: \"never returned\")\n"
+"}\n"
+"\n"
+"\"The result of a successful login.\"\n"
+"type AuthPayload { accessToken: String! userName: String! taxID: String! expiresAt: String! }\n"
+"\n"
+"\"The state of one external provider for a report.\"\n"
+"type ProviderState { name: String! status: String! attempts: Int! error: String }\n"
+"\n"
+"\"A consolidated report.\"\n"
+"type Report {\n"
+"  reportID: Int!\n"
+"  status: ReportStatus!\n"
+"  \"0 to 100.\"\n"
+"  progress: Int!\n"
+"  \"Signed download URL, set once COMPLETED.\"\n"
+"  fileURL: String\n"
+"  providers: [ProviderState!]!\n"
+"  createdAt: String!\n"
+"  completedAt: String\n"
+"  error: String\n"
+"}\n"
+"\n"
+"\"A downloaded report file.\"\n"
+"type ReportFile { reportID: Int! format: ReportFormat! filename: String! contentType: String! content: String! }\n"
+"\n"
+"type Query {\n"
+"  \"The caller's own report, else NOT_FOUND.\"\n"
+"  status(id: Int!): Report\n"
+"  \"Same as status; fileURL is set once COMPLETED.\"\n"
+"  getReportUrl(id: Int!): Report\n"
+"  \"The caller's reports, newest first.\"\n"
+"  reports(first: Int = 20, after: Int): [Report!]!\n"
+"  \"The caller.\"\n"
+"  me: User\n"
+"}\n"
+"\n"
+"type Mutation {\n"
+"  \"Admin only (X-Admin-Key).\"\n"
+"  createTenant(createTenantInput: CreateTenantInput!): Tenant!\n"
+"  signUp(signUp: SignUpInput!): User!\n"
+"  login(loginInput: LoginInput!): AuthPayload!\n"
+"  \"Returns at once with status PENDING and progress 0.\"\n"
+"  createReport: Report!\n"
+"  downloadReport(id: Int!, format: ReportFormat = CSV): ReportFile!\n"
+"}\n"
+"\n"
+"type Subscription {\n"
+"  \"{reportID, status, fileURL} of the caller's reports when ready.\"\n"
+"  reportReady: JSON!\n"
+"  \"Every progress change of the caller's report(s).\"\n"
+"  reportProgress(id: Int): Report!\n"
+"}\n";
+
+struct gql_schema *app_schema_new(struct err *e)
+{
+	return gql_schema_new(app_schema_sdl, e);
+}
+
+void app_schema_limits(const struct config *c, struct gql_limits *out)
+{
+	gql_limits_default(out);
+	out->max_doc_bytes = (size_t)c->gql_max_doc_bytes;
+	out->max_tokens = (size_t)c->gql_max_tokens;
+	out->max_depth = (unsigned)c->gql_max_depth;
+	out->max_aliases = (unsigned)c->gql_max_aliases;
+	out->max_root_fields = (unsigned)c->gql_max_root_fields;
+	out->introspection = c->gql_introspection;
+}
