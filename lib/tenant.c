@@ -1,0 +1,878 @@
+#include "tenant.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cfg.h"
+#include "crypto.h"
+#include "log.h"
+#include "migrate.h"
+#include "sbuf.h"
+#include "utf8.h"
+#include "xalloc.h"
+
+enum { UPDATED_AT_MAX = 64, CREATE_SQL_MAX = 256 };
+
+static const char sql_tenant_row[] =
+    "SELECT db_host, db_port::text, db_user, db_name, db_password_enc,"
+    " updated_at::text FROM tenants WHERE tenant_id = $1";
+static const char sql_tenant_updated[] =
+    "SELECT updated_at::text FROM tenants WHERE tenant_id = $1";
+
+bool tenant_id_valid(const char *s)
+{
+	size_t n = 0;
+	for (; s[n] != '\0'; n++) {
+		unsigned char c = (unsigned char)s[n];
+		if (n >= TENANT_ID_MAX - 1 || !((c >= 'A' && c <= 'Z') ||
+		    (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '_' || c == '-'))
+			return false;
+	}
+	return n > 0;
+}
+
+/* Copies s into out[size]; false (out "") if it does not fit. */
+static bool copy_str(char *out, size_t size, const char *s)
+{
+	size_t n = strlen(s);
+	if (n >= size) {
+		out[0] = '\0';
+		return false;
+	}
+	memcpy(out, s, n + 1);
+	return true;
+}
+
+int64_t tenant_cache_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the cache ---- */
+
+enum slot_state { SLOT_FREE, SLOT_IDLE, SLOT_IN_USE };
+
+/* Where and how to connect to one tenant (password in clear: wiped when
+ * dropped). */
+struct target {
+	char host[TENANT_HOST_MAX];
+	char port[TENANT_PORT_MAX];
+	char user[TENANT_USER_MAX];
+	char dbname[TENANT_DBNAME_MAX];
+	char password[TENANT_PASSWORD_MAX + 1];
+	char updated_at[UPDATED_AT_MAX];
+};
+
+/* A slot is the handle: struct tenant_conn is a slot IN_USE. */
+struct tenant_conn {
+	struct tenant_cache *cache;
+	enum slot_state state;
+	char tenant_id[TENANT_ID_MAX];
+	struct target t;
+	PGconn *pg;
+	uint64_t prepared;		/* bit i: stmts[i] prepared on pg */
+	int64_t last_used_ms;
+	int64_t checked_ms;		/* registry row last compared */
+	bool failed;			/* lost inside a transaction */
+};
+
+struct tenant_cache {
+	struct db *master;
+	struct tenant_cache_opts o;
+	char app_name[DB_APPNAME_MAX];
+	struct tenant_conn *slots;
+	const struct tenant_stmt *stmts[TENANT_STMTS_MAX];
+	int nstmts;
+	struct tenant_cache_stats st;
+};
+
+void tenant_cache_opts_from_cfg(struct tenant_cache_opts *o,
+    const struct config *c, const struct crypto_keys *keys)
+{
+	memset(o, 0, sizeof *o);
+	o->max_conns = c->tenant_max_conns;
+	o->idle_sec = c->tenant_idle_sec;
+	o->recheck_sec = c->tenant_recheck_sec;
+	o->connect_timeout_ms = c->dep_timeout_ms;
+	o->app_name = NULL;
+	o->keys = keys;
+}
+
+struct tenant_cache *tenant_cache_new(struct db *master,
+    const struct tenant_cache_opts *o)
+{
+	struct tenant_cache *c = xcalloc(1, sizeof *c);
+	c->master = master;
+	c->o = *o;
+	if (c->o.max_conns < 1)
+		c->o.max_conns = 1;
+	if (!copy_str(c->app_name, sizeof c->app_name,
+	    o->app_name ? o->app_name : "reportsvc"))
+		copy_str(c->app_name, sizeof c->app_name, "reportsvc");
+	c->o.app_name = c->app_name;
+	c->slots = xcalloc((size_t)c->o.max_conns, sizeof *c->slots);
+	for (int i = 0; i < c->o.max_conns; i++)
+		c->slots[i].cache = c;
+	return c;
+}
+
+static void log_slot(enum log_level lv, const char *ev, const struct tenant_conn *s,
+    const char *why)
+{
+	struct log_line l;
+	log_begin(&l, lv, ev);
+	log_str(&l, "tenant", s->tenant_id);
+	if (why != NULL)
+		log_str(&l, "why", why);
+	log_end(&l);
+}
+
+/* Closes the slot's connection and forgets everything: the one place a slot
+ * becomes FREE. */
+static void slot_free(struct tenant_conn *s)
+{
+	PQfinish(s->pg);
+	struct tenant_cache *c = s->cache;
+	crypto_wipe(s, sizeof *s);
+	s->cache = c;
+	s->state = SLOT_FREE;
+}
+
+void tenant_cache_free(struct tenant_cache *c)
+{
+	if (c == NULL)
+		return;
+	for (int i = 0; i < c->o.max_conns; i++)
+		if (c->slots[i].state != SLOT_FREE)
+			slot_free(&c->slots[i]);
+	free(c->slots);
+	free(c);
+}
+
+/* Loads tenant_id's row into t (password opened).  0, or NOT_FOUND /
+ * UNAVAILABLE / INTERNAL with e filled. */
+static int load_target(struct tenant_cache *c, const char *tenant_id,
+    struct target *t, struct err *e)
+{
+	const char *p[] = { tenant_id };
+	PGresult *r = db_exec(c->master, sql_tenant_row, 1, p, "tenant row", e);
+	if (r == NULL)
+		return e ? (int)e->code : APP_ERR_UNAVAILABLE;
+	int rc = 0;
+	if (PQntuples(r) != 1) {
+		rc = err_set(e, APP_ERR_NOT_FOUND, "tenant not found",
+		    "tenant %s not in registry", tenant_id);
+		goto out;
+	}
+	if (!copy_str(t->host, sizeof t->host, PQgetvalue(r, 0, 0)) ||
+	    !copy_str(t->port, sizeof t->port, PQgetvalue(r, 0, 1)) ||
+	    !copy_str(t->user, sizeof t->user, PQgetvalue(r, 0, 2)) ||
+	    !copy_str(t->dbname, sizeof t->dbname, PQgetvalue(r, 0, 3)) ||
+	    !copy_str(t->updated_at, sizeof t->updated_at, PQgetvalue(r, 0, 5))) {
+		rc = err_set(e, APP_ERR_INTERNAL, "internal error",
+		    "tenant %s: registry field too long", tenant_id);
+		goto out;
+	}
+	size_t plen;
+	if (c->o.keys == NULL || crypto_open(c->o.keys, PQgetvalue(r, 0, 4),
+	    t->password, sizeof t->password, &plen, NULL) != 0) {
+		rc = err_set(e, APP_ERR_INTERNAL, "internal error",
+		    "tenant %s: cannot decrypt db_password_enc (unknown key id or "
+		    "tampered)", tenant_id);
+		goto out;
+	}
+out:
+	PQclear(r);
+	if (rc != 0)
+		crypto_wipe(t, sizeof *t);
+	return rc;
+}
+
+static PGconn *connect_target(struct tenant_cache *c, const char *tenant_id,
+    const struct target *t, struct err *e)
+{
+	struct db_target dt = { t->host, t->port, t->user, t->password, t->dbname };
+	PGconn *pg = db_connect(&dt, c->o.connect_timeout_ms, c->app_name, e);
+	if (pg == NULL && e != NULL) {
+		/* Users of a tenant are not told where its database lives. */
+		char detail[ERR_DETAIL_MAX];
+		memcpy(detail, e->detail, sizeof detail);
+		err_set(e, APP_ERR_UNAVAILABLE, "tenant database unavailable",
+		    "tenant %s: %s", tenant_id, detail);
+	}
+	return pg;
+}
+
+/* (Re)opens the slot's connection.  If that fails, re-reads the registry row
+ * once: if the tenant's settings changed, tries those.  0 or an app_err. */
+static int slot_connect(struct tenant_conn *s, struct err *e)
+{
+	struct tenant_cache *c = s->cache;
+	PQfinish(s->pg);
+	s->pg = NULL;
+	s->prepared = 0;
+	s->pg = connect_target(c, s->tenant_id, &s->t, e);
+	if (s->pg != NULL)
+		return 0;
+	struct err e2;
+	struct target nt;
+	memset(&nt, 0, sizeof nt);
+	if (load_target(c, s->tenant_id, &nt, &e2) != 0) {
+		if (e2.code == APP_ERR_NOT_FOUND && e != NULL)
+			*e = e2;
+		return e ? (int)e->code : APP_ERR_UNAVAILABLE;
+	}
+	s->checked_ms = tenant_cache_now_ms();
+	if (strcmp(nt.updated_at, s->t.updated_at) == 0) {
+		crypto_wipe(&nt, sizeof nt);
+		return e ? (int)e->code : APP_ERR_UNAVAILABLE;
+	}
+	c->st.changed++;
+	log_slot(LOG_INFO, "tenant_changed", s, "connect failed");
+	s->t = nt;
+	crypto_wipe(&nt, sizeof nt);
+	s->pg = connect_target(c, s->tenant_id, &s->t, e);
+	return s->pg ? 0 : (e ? (int)e->code : APP_ERR_UNAVAILABLE);
+}
+
+/* Compares the cached updated_at with the registry's when recheck_sec has
+ * passed.  0 (unchanged or not due), 1 changed, or a negative app_err
+ * (NOT_FOUND: the tenant was deleted). */
+static int slot_recheck(struct tenant_conn *s, int64_t now, struct err *e)
+{
+	struct tenant_cache *c = s->cache;
+	if (now - s->checked_ms < (int64_t)c->o.recheck_sec * 1000)
+		return 0;
+	const char *p[] = { s->tenant_id };
+	PGresult *r = db_exec(c->master, sql_tenant_updated, 1, p,
+	    "tenant recheck", e);
+	if (r == NULL)
+		return e ? (int)e->code : APP_ERR_UNAVAILABLE;
+	int rc;
+	if (PQntuples(r) != 1)
+		rc = err_set(e, APP_ERR_NOT_FOUND, "tenant not found",
+		    "tenant %s left the registry", s->tenant_id);
+	else
+		rc = strcmp(PQgetvalue(r, 0, 0), s->t.updated_at) != 0;
+	PQclear(r);
+	s->checked_ms = now;
+	return rc;
+}
+
+/* The slot to use for a new connection: a FREE one, else the least recently
+ * used IDLE one (evicted).  NULL if every slot is IN_USE. */
+static struct tenant_conn *slot_for_new(struct tenant_cache *c)
+{
+	struct tenant_conn *lru = NULL;
+	for (int i = 0; i < c->o.max_conns; i++) {
+		struct tenant_conn *s = &c->slots[i];
+		if (s->state == SLOT_FREE)
+			return s;
+		if (s->state == SLOT_IDLE && (lru == NULL ||
+		    s->last_used_ms < lru->last_used_ms))
+			lru = s;
+	}
+	if (lru != NULL) {
+		c->st.evictions++;
+		log_slot(LOG_DEBUG, "tenant_conn_evicted", lru, NULL);
+		slot_free(lru);
+	}
+	return lru;
+}
+
+struct tenant_conn *tenant_acquire(struct tenant_cache *c, const char *tenant_id,
+    struct err *e)
+{
+	if (tenant_id == NULL || !tenant_id_valid(tenant_id)) {
+		err_set(e, APP_ERR_NOT_FOUND, "tenant not found", "invalid tenant id");
+		return NULL;
+	}
+	int64_t now = tenant_cache_now_ms();
+	/* A hit: the most recently used IDLE connection of this tenant. */
+	struct tenant_conn *hit = NULL;
+	for (int i = 0; i < c->o.max_conns; i++) {
+		struct tenant_conn *s = &c->slots[i];
+		if (s->state == SLOT_IDLE && strcmp(s->tenant_id, tenant_id) == 0 &&
+		    (hit == NULL || s->last_used_ms > hit->last_used_ms))
+			hit = s;
+	}
+	if (hit != NULL) {
+		int ch = slot_recheck(hit, now, e);
+		if (ch < 0 && ch != APP_ERR_NOT_FOUND) {
+			/* Master unreachable: the cached settings still serve. */
+			log_slot(LOG_WARN, "tenant_recheck_failed", hit,
+			    e ? e->detail : NULL);
+			ch = 0;
+		}
+		if (ch != 0) {
+			if (ch > 0) {
+				c->st.changed++;
+				log_slot(LOG_INFO, "tenant_changed", hit, "recheck");
+			}
+			slot_free(hit);
+			if (ch < 0)
+				return NULL;
+		} else {
+			c->st.hits++;
+			hit->state = SLOT_IN_USE;
+			hit->last_used_ms = now;
+			hit->failed = false;
+			return hit;
+		}
+	}
+
+	c->st.misses++;
+	struct target t;
+	memset(&t, 0, sizeof t);
+	if (load_target(c, tenant_id, &t, e) != 0)
+		return NULL;
+	struct tenant_conn *s = slot_for_new(c);
+	if (s == NULL) {
+		crypto_wipe(&t, sizeof t);
+		err_set(e, APP_ERR_UNAVAILABLE, "too many tenant connections in use",
+		    "all %d tenant slots in use", c->o.max_conns);
+		return NULL;
+	}
+	copy_str(s->tenant_id, sizeof s->tenant_id, tenant_id);
+	s->t = t;
+	crypto_wipe(&t, sizeof t);
+	s->pg = connect_target(c, tenant_id, &s->t, e);
+	if (s->pg == NULL) {
+		log_slot(LOG_WARN, "tenant_connect_failed", s, e ? e->detail : NULL);
+		slot_free(s);
+		return NULL;
+	}
+	s->prepared = 0;
+	s->checked_ms = now;
+	s->last_used_ms = now;
+	s->failed = false;
+	s->state = SLOT_IN_USE;
+	return s;
+}
+
+void tenant_release(struct tenant_conn *h)
+{
+	if (h == NULL || h->state != SLOT_IN_USE)
+		return;
+	if (h->failed || h->pg == NULL || PQstatus(h->pg) != CONNECTION_OK ||
+	    PQtransactionStatus(h->pg) != PQTRANS_IDLE) {
+		log_slot(LOG_INFO, "tenant_conn_dropped", h, h->failed ?
+		    "failed in transaction" : "not idle or broken");
+		slot_free(h);
+		return;
+	}
+	h->state = SLOT_IDLE;
+	h->last_used_ms = tenant_cache_now_ms();
+}
+
+PGconn *tenant_pg(struct tenant_conn *h)
+{
+	return h->pg;
+}
+
+const char *tenant_conn_tenant(const struct tenant_conn *h)
+{
+	return h->tenant_id;
+}
+
+/* Index of st in the cache's registry, registering it on first use; -1 if
+ * the registry is full or another statement has the same name. */
+static int stmt_index(struct tenant_cache *c, const struct tenant_stmt *st)
+{
+	for (int i = 0; i < c->nstmts; i++) {
+		if (c->stmts[i] == st)
+			return i;
+		if (strcmp(c->stmts[i]->name, st->name) == 0)
+			return strcmp(c->stmts[i]->sql, st->sql) == 0 &&
+			    c->stmts[i]->nparams == st->nparams ? i : -1;
+	}
+	if (c->nstmts == TENANT_STMTS_MAX)
+		return -1;
+	c->stmts[c->nstmts] = st;
+	return c->nstmts++;
+}
+
+/* Makes sure the handle has a live connection before sending.  A connection
+ * that died while idle is replaced; one that died inside a transaction
+ * fails the handle.  0 or an app_err. */
+static int ensure_live(struct tenant_conn *h, struct err *e)
+{
+	if (h->failed)
+		return err_set(e, APP_ERR_UNAVAILABLE, "database unavailable",
+		    "tenant %s: connection lost inside a transaction", h->tenant_id);
+	PGTransactionStatusType ts = h->pg ? PQtransactionStatus(h->pg) :
+	    PQTRANS_IDLE;
+	if (h->pg != NULL && db_conn_alive(h->pg))
+		return 0;
+	if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+		h->failed = true;
+		return err_set(e, APP_ERR_UNAVAILABLE, "database unavailable",
+		    "tenant %s: connection lost inside a transaction", h->tenant_id);
+	}
+	h->cache->st.reconnects++;
+	log_slot(LOG_WARN, "tenant_reconnect", h, "connection found broken");
+	return slot_connect(h, e);
+}
+
+static PGresult *run(struct tenant_conn *h, const struct tenant_stmt *st,
+    const char *sql, int nparams, const char *const *values, const int *lengths,
+    const int *formats, int result_format, struct err *e)
+{
+	int idx = -1;
+	const char *what = st ? st->name : "tenant statement";
+	if (h == NULL || h->state != SLOT_IN_USE) {
+		err_set(e, APP_ERR_INTERNAL, "internal error",
+		    "tenant exec on a handle not in use");
+		return NULL;
+	}
+	if (st != NULL) {
+		idx = stmt_index(h->cache, st);
+		if (idx < 0) {
+			err_set(e, APP_ERR_INTERNAL, "internal error",
+			    "statement %s: registry full or name reused", st->name);
+			return NULL;
+		}
+		nparams = st->nparams;
+	}
+	if (nparams > DB_PARAMS_MAX * 4) {
+		err_set(e, APP_ERR_INTERNAL, "internal error", "%s: too many params",
+		    what);
+		return NULL;
+	}
+	for (int attempt = 0;; attempt++) {
+		if (ensure_live(h, e) != 0)
+			return NULL;
+		bool idle = PQtransactionStatus(h->pg) == PQTRANS_IDLE;
+		PGresult *r = NULL;
+		if (idx >= 0 && !(h->prepared & (UINT64_C(1) << idx))) {
+			r = PQprepare(h->pg, st->name, st->sql, st->nparams, NULL);
+			if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+				h->prepared |= UINT64_C(1) << idx;
+				PQclear(r);
+				r = NULL;
+			}
+		}
+		if (r == NULL)
+			r = idx >= 0 ?
+			    PQexecPrepared(h->pg, st->name, nparams, values, lengths,
+			    formats, result_format) :
+			    PQexecParams(h->pg, sql, nparams, NULL, values, lengths,
+			    formats, result_format);
+		ExecStatusType rs = PQresultStatus(r);
+		if (r != NULL && (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK))
+			return r;
+		bool conn_err = db_conn_failed(h->pg, r);
+		db_fail(h->pg, r, what, NULL, e);
+		PQclear(r);
+		if (!conn_err)
+			return NULL;
+		if (!idle) {
+			h->failed = true;
+			return NULL;
+		}
+		if (attempt > 0 || (st != NULL && st->no_retry))
+			return NULL;
+		/* Lost outside a transaction: retry once on a new connection. */
+		h->cache->st.reconnects++;
+		log_slot(LOG_WARN, "tenant_reconnect", h, "statement failed");
+		if (slot_connect(h, e) != 0)
+			return NULL;
+	}
+}
+
+PGresult *tenant_exec(struct tenant_conn *h, const char *sql, int nparams,
+    const char *const *values, struct err *e)
+{
+	return run(h, NULL, sql, nparams, values, NULL, NULL, 0, e);
+}
+
+PGresult *tenant_exec_prepared(struct tenant_conn *h, const struct tenant_stmt *st,
+    const char *const *values, struct err *e)
+{
+	return run(h, st, NULL, 0, values, NULL, NULL, 0, e);
+}
+
+PGresult *tenant_exec_prepared_bin(struct tenant_conn *h,
+    const struct tenant_stmt *st, const char *const *values, const int *lengths,
+    const int *formats, int result_format, struct err *e)
+{
+	return run(h, st, NULL, 0, values, lengths, formats, result_format, e);
+}
+
+int tenant_cache_janitor(struct tenant_cache *c, int64_t now_ms)
+{
+	int closed = 0;
+	if (now_ms == 0)
+		now_ms = tenant_cache_now_ms();
+	for (int i = 0; i < c->o.max_conns; i++) {
+		struct tenant_conn *s = &c->slots[i];
+		if (s->state == SLOT_IDLE &&
+		    now_ms - s->last_used_ms >= (int64_t)c->o.idle_sec * 1000) {
+			/* Idle past the limit: give the tenant's server its
+			 * connection back, as pgbouncer's janitor does. */
+			log_slot(LOG_DEBUG, "tenant_conn_idle_closed", s, NULL);
+			slot_free(s);
+			c->st.idle_closed++;
+			closed++;
+		}
+	}
+	return closed;
+}
+
+void tenant_cache_stats(const struct tenant_cache *c, struct tenant_cache_stats *out)
+{
+	*out = c->st;
+	out->open = 0;
+	out->in_use = 0;
+	for (int i = 0; i < c->o.max_conns; i++) {
+		if (c->slots[i].pg != NULL)
+			out->open++;
+		if (c->slots[i].state == SLOT_IN_USE)
+			out->in_use++;
+	}
+}
+
+/* ---- registry and provisioning ---- */
+
+static const char sql_tenant_exists[] =
+    "SELECT 1 FROM tenants WHERE tenant_id = $1";
+static const char sql_tenant_insert[] =
+    "INSERT INTO tenants (tenant_id, name, db_host, db_port, db_user, db_name,"
+    " db_password_enc, key_id) VALUES ($1, $2, $3, $4::int, $5, $6, $7, $8)";
+static const char sql_tenant_info[] =
+    "SELECT tenant_id, name, db_host, db_port::text, db_user, db_name"
+    " FROM tenants WHERE tenant_id = $1";
+static const char sql_tenant_all[] =
+    "SELECT tenant_id FROM tenants ORDER BY tenant_id";
+static const char sql_db_exists[] =
+    "SELECT 1 FROM pg_database WHERE datname = $1";
+
+void tenant_admin_opts_from_cfg(struct tenant_admin_opts *o,
+    const struct config *c, const struct crypto_keys *keys)
+{
+	memset(o, 0, sizeof *o);
+	o->allowed_hosts = c->tenant_db_hosts;
+	o->sql_dir = c->sql_dir;
+	o->connect_timeout_ms = c->dep_timeout_ms;
+	o->keys = keys;
+}
+
+/* True if host is one of the comma-separated list (case-insensitive; spaces
+ * around items ignored). */
+static bool host_allowed(const char *list, const char *host)
+{
+	size_t hl = strlen(host);
+	const char *p = list ? list : "";
+	while (*p != '\0') {
+		while (*p == ' ')
+			p++;
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		size_t m = n;
+		while (m > 0 && p[m - 1] == ' ')
+			m--;
+		if (m == hl && m > 0 && strncasecmp(p, host, m) == 0)
+			return true;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+/* Text of 1..max bytes, valid UTF-8, no control characters. */
+static bool text_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max || !utf8_valid(s, n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static int validate_input(const struct tenant_admin_opts *o,
+    const struct tenant_input *in, int *port, struct err *e)
+{
+	if (in->tenant_id == NULL || !tenant_id_valid(in->tenant_id))
+		return err_set(e, APP_ERR_BAD_INPUT, "tenantID must be 1-63 "
+		    "characters of letters, digits, '-' and '_'", NULL);
+	if (in->name == NULL || !text_ok(in->name, TENANT_NAME_MAX - 1))
+		return err_set(e, APP_ERR_BAD_INPUT, "tenantName must be 1-200 "
+		    "bytes of text without control characters", NULL);
+	if (in->host == NULL || !text_ok(in->host, TENANT_HOST_MAX - 1))
+		return err_set(e, APP_ERR_BAD_INPUT, "dataSource.host is invalid",
+		    NULL);
+	if (!host_allowed(o->allowed_hosts, in->host))
+		return err_set(e, APP_ERR_BAD_INPUT,
+		    "dataSource.host is not an allowed database host",
+		    "host %.64s not in TENANT_DB_HOSTS", in->host);
+	const char *p = in->port ? in->port : "";
+	size_t pl = strlen(p);
+	long v = 0;
+	for (size_t i = 0; i < pl; i++)
+		v = (p[i] >= '0' && p[i] <= '9' && pl <= 5) ? v * 10 + (p[i] - '0') : -1;
+	if (pl == 0 || pl > 5 || v < 1 || v > 65535)
+		return err_set(e, APP_ERR_BAD_INPUT,
+		    "dataSource.port must be a number from 1 to 65535", NULL);
+	*port = (int)v;
+	if (in->user == NULL || !text_ok(in->user, TENANT_USER_MAX - 1))
+		return err_set(e, APP_ERR_BAD_INPUT,
+		    "dataSource.username must be 1-63 bytes", NULL);
+	if (in->password == NULL || in->password[0] == '\0' ||
+	    strlen(in->password) > TENANT_PASSWORD_MAX)
+		return err_set(e, APP_ERR_BAD_INPUT,
+		    "dataSource.password must be 1-256 bytes", NULL);
+	if (in->dbname == NULL || !tenant_id_valid(in->dbname))
+		return err_set(e, APP_ERR_BAD_INPUT, "dataSource.db must be 1-63 "
+		    "characters of letters, digits, '-' and '_'", NULL);
+	return 0;
+}
+
+/* Runs CREATE DATABASE or DROP DATABASE for dbname on conn.  Neither takes
+ * parameters (utility statements cannot be parameterised), so the name is
+ * validated ([A-Za-z0-9_-] only) and quoted with PQescapeIdentifier: the
+ * result is always exactly one quoted identifier.  0 or with e filled. */
+static int db_ddl(PGconn *conn, const char *verb, const char *dbname,
+    PGresult **res, struct err *e)
+{
+	*res = NULL;
+	if (!tenant_id_valid(dbname))
+		return err_set(e, APP_ERR_INTERNAL, "internal error", "bad db name");
+	char *q = PQescapeIdentifier(conn, dbname, strlen(dbname));
+	if (q == NULL)
+		return err_set(e, APP_ERR_INTERNAL, "internal error",
+		    "PQescapeIdentifier failed");
+	struct sbuf sb;
+	sbuf_init(&sb, CREATE_SQL_MAX);
+	sbuf_printf(&sb, "%s DATABASE %s", verb, q);
+	PQfreemem(q);
+	if (sb.failed) {
+		sbuf_clear(&sb);
+		return err_set(e, APP_ERR_INTERNAL, "internal error", "ddl too long");
+	}
+	*res = PQexec(conn, sb.p);
+	sbuf_clear(&sb);
+	return 0;
+}
+
+/* The public message for a failure talking to the tenant's server. */
+static int server_fail(struct err *e, const struct tenant_input *in,
+    const char *what, const char *reason)
+{
+	char pub[ERR_MSG_MAX];
+	char detail[ERR_DETAIL_MAX];
+	copy_str(detail, sizeof detail, e ? e->detail : "");
+	int n = snprintf(pub, sizeof pub, "%s on database server %.64s:%s: %s",
+	    what, in->host, in->port, reason);
+	return err_set(e, APP_ERR_BAD_INPUT, n > 0 && (size_t)n < sizeof pub ?
+	    pub : "database server error", "%s", detail);
+}
+
+/* Keeps e's texts (db_connect's public text names the server and a fixed
+ * reason, never the password) but makes it the client's error. */
+static int as_bad_input(struct err *e)
+{
+	if (e != NULL)
+		e->code = APP_ERR_BAD_INPUT;
+	return APP_ERR_BAD_INPUT;
+}
+
+static void drop_created(PGconn *admin, const char *dbname)
+{
+	PGresult *r = NULL;
+	struct err e;
+	if (admin == NULL || db_ddl(admin, "DROP", dbname, &r, &e) != 0)
+		return;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		log_kv(LOG_WARN, "tenant_db_drop_failed", "db", dbname, NULL);
+	PQclear(r);
+}
+
+int tenant_create(struct db *master, const struct tenant_admin_opts *o,
+    const struct tenant_input *in, struct tenant_info *out, struct err *e)
+{
+	int port = 0, rc;
+	PGconn *admin = NULL, *tconn = NULL;
+	PGresult *r = NULL;
+	bool created = false;
+	char sealed[CRYPTO_SEALED_MAX];
+	if ((rc = validate_input(o, in, &port, e)) != 0)
+		return rc;
+
+	/* Cheap up-front check; the primary key decides in the end. */
+	const char *p1[] = { in->tenant_id };
+	r = db_exec(master, sql_tenant_exists, 1, p1, "tenant exists", e);
+	if (r == NULL)
+		return e ? (int)e->code : APP_ERR_UNAVAILABLE;
+	bool exists = PQntuples(r) > 0;
+	PQclear(r);
+	r = NULL;
+	if (exists)
+		return err_set(e, APP_ERR_CONFLICT, "tenant already exists",
+		    "tenant %s", in->tenant_id);
+
+	struct db_target at = { in->host, in->port, in->user, in->password,
+	    "postgres" };
+	admin = db_connect(&at, o->connect_timeout_ms, o->app_name, e);
+	if (admin == NULL) {
+		rc = as_bad_input(e);
+		goto out;
+	}
+	const char *p2[] = { in->dbname };
+	r = db_exec_on(admin, sql_db_exists, 1, p2, "pg_database", e);
+	if (r == NULL) {
+		rc = server_fail(e, in, "query failed", "cannot read pg_database");
+		goto out;
+	}
+	exists = PQntuples(r) > 0;
+	PQclear(r);
+	r = NULL;
+	if (!exists) {
+		if ((rc = db_ddl(admin, "CREATE", in->dbname, &r, e)) != 0)
+			goto out;
+		const char *st = db_sqlstate(r);
+		if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+			created = true;
+			log_kv(LOG_INFO, "tenant_db_created", "tenant", in->tenant_id,
+			    "db", in->dbname, NULL);
+		} else if (strcmp(st, "42P04") != 0) {
+			/* 42P04 duplicate_database: created concurrently, fine. */
+			db_fail(admin, r, "create database", NULL, e);
+			rc = server_fail(e, in, "cannot create database",
+			    strcmp(st, "42501") == 0 ? "permission denied" :
+			    "the server refused");
+			goto out;
+		}
+		PQclear(r);
+		r = NULL;
+	}
+
+	struct db_target tt = { in->host, in->port, in->user, in->password,
+	    in->dbname };
+	tconn = db_connect(&tt, o->connect_timeout_ms, o->app_name, e);
+	if (tconn == NULL) {
+		rc = as_bad_input(e);
+		goto out;
+	}
+	int applied = 0;
+	if ((rc = migrate_run(tconn, o->sql_dir, MIGRATE_TENANT, &applied, e)) != 0) {
+		if (e != NULL && strstr(e->detail, "sqlstate=42501") != NULL)
+			rc = server_fail(e, in, "cannot create tables",
+			    "permission denied");
+		goto out;
+	}
+
+	if (crypto_seal(o->keys, in->password, strlen(in->password), sealed,
+	    sizeof sealed) != 0) {
+		rc = err_set(e, APP_ERR_INTERNAL, "internal error",
+		    "tenant %s: sealing the password failed", in->tenant_id);
+		goto out;
+	}
+	char portbuf[TENANT_PORT_MAX];
+	int pn = snprintf(portbuf, sizeof portbuf, "%d", port);
+	if (pn < 0 || (size_t)pn >= sizeof portbuf) {
+		rc = err_set(e, APP_ERR_INTERNAL, "internal error", "port");
+		goto out;
+	}
+	const char *p3[] = { in->tenant_id, in->name, in->host, portbuf, in->user,
+	    in->dbname, sealed, crypto_keys_current_id(o->keys) };
+	/* Not idempotent (a re-send after an unknown outcome would report our
+	 * own row as a conflict): sent once. */
+	r = db_exec_once(master, sql_tenant_insert, 8, p3, "tenant insert", e);
+	if (r == NULL) {
+		rc = db_map_unique_violation(e, "tenant already exists");
+		goto out;
+	}
+	PQclear(r);
+	r = NULL;
+	log_kv(LOG_INFO, "tenant_created", "tenant", in->tenant_id, "db",
+	    in->dbname, NULL);
+	if (out != NULL) {
+		memset(out, 0, sizeof *out);
+		copy_str(out->tenant_id, sizeof out->tenant_id, in->tenant_id);
+		copy_str(out->name, sizeof out->name, in->name);
+		copy_str(out->host, sizeof out->host, in->host);
+		copy_str(out->port, sizeof out->port, portbuf);
+		copy_str(out->user, sizeof out->user, in->user);
+		copy_str(out->dbname, sizeof out->dbname, in->dbname);
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	crypto_wipe(sealed, sizeof sealed);
+	PQfinish(tconn);
+	/* A database we made for a tenant that did not get registered goes
+	 * again — unless the registration lost a race to the same tenant ID,
+	 * whose winner may be using it. */
+	if (rc != 0 && created && rc != APP_ERR_CONFLICT)
+		drop_created(admin, in->dbname);
+	PQfinish(admin);
+	return rc;
+}
+
+int tenant_get(struct db *master, const char *tenant_id, struct tenant_info *out,
+    struct err *e)
+{
+	memset(out, 0, sizeof *out);
+	if (tenant_id == NULL || !tenant_id_valid(tenant_id))
+		return err_set(e, APP_ERR_NOT_FOUND, "tenant not found",
+		    "invalid tenant id");
+	const char *p[] = { tenant_id };
+	PGresult *r = db_exec(master, sql_tenant_info, 1, p, "tenant info", e);
+	if (r == NULL)
+		return e ? (int)e->code : APP_ERR_UNAVAILABLE;
+	int rc = 0;
+	if (PQntuples(r) != 1)
+		rc = err_set(e, APP_ERR_NOT_FOUND, "tenant not found", "tenant %s",
+		    tenant_id);
+	else if (!copy_str(out->tenant_id, sizeof out->tenant_id, PQgetvalue(r, 0, 0)) ||
+	    !copy_str(out->name, sizeof out->name, PQgetvalue(r, 0, 1)) ||
+	    !copy_str(out->host, sizeof out->host, PQgetvalue(r, 0, 2)) ||
+	    !copy_str(out->port, sizeof out->port, PQgetvalue(r, 0, 3)) ||
+	    !copy_str(out->user, sizeof out->user, PQgetvalue(r, 0, 4)) ||
+	    !copy_str(out->dbname, sizeof out->dbname, PQgetvalue(r, 0, 5)))
+		rc = err_set(e, APP_ERR_INTERNAL, "internal error",
+		    "tenant %s: field too long", tenant_id);
+	PQclear(r);
+	return rc;
+}
+
+int tenant_migrate_all(struct db *master, const struct tenant_admin_opts *o,
+    int *migrated, struct err *e)
+{
+	struct tenant_cache_opts co = { .max_conns = 1, .idle_sec = 1,
+	    .recheck_sec = 0, .connect_timeout_ms = o->connect_timeout_ms,
+	    .app_name = o->app_name, .keys = o->keys };
+	int rc = 0, count = 0;
+	if (migrated != NULL)
+		*migrated = 0;
+	PGresult *r = db_exec(master, sql_tenant_all, 0, NULL, "tenant list", e);
+	if (r == NULL)
+		return e ? (int)e->code : APP_ERR_UNAVAILABLE;
+	struct tenant_cache *c = tenant_cache_new(master, &co);
+	for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
+		struct tenant_conn *h = tenant_acquire(c, PQgetvalue(r, i, 0), e);
+		if (h == NULL) {
+			rc = e ? (int)e->code : APP_ERR_UNAVAILABLE;
+			break;
+		}
+		int applied = 0;
+		rc = migrate_run(tenant_pg(h), o->sql_dir, MIGRATE_TENANT, &applied, e);
+		tenant_release(h);
+		if (rc == 0 && applied > 0)
+			count++;
+	}
+	tenant_cache_free(c);
+	PQclear(r);
+	if (migrated != NULL)
+		*migrated = count;
+	return rc;
+}
