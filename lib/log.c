@@ -202,7 +202,7 @@ void log_begin(struct log_line *l, enum log_level level, const char *ev)
 	struct tm tm;
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
-	char ts[64];
+	char ts[192];
 	int n = snprintf(ts, sizeof ts,
 	    "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s comp=%s pid=%ld",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,

@@ -4,17 +4,24 @@
 # packages.
 set -euo pipefail
 
-PACKAGES=(
-	# build
-	build-essential pkg-config clang
+BUILD_PACKAGES=(
+	build-essential pkg-config
 	libfcgi-dev libpq-dev libjson-c-dev libjwt-dev libcrypt-dev
 	librdkafka-dev libhiredis-dev libcurl4-openssl-dev libwebsockets-dev
 	libmicrohttpd-dev libssl-dev
+)
+RUN_PACKAGES=(
 	# servers of the local stack and the tests
 	nginx-light postgresql postgresql-contrib redis-server
 	# tools used by the stack scripts, tests and benchmarks
-	kcat curl jq openssl procps iproute2 nodejs npm wrk hyperfine
+	clang kcat curl jq openssl procps iproute2 nodejs npm wrk hyperfine
 )
+# DEPS_BUILD_ONLY=1 (the Docker build stage): only what compiling needs.
+if [[ ${DEPS_BUILD_ONLY:-0} == 1 ]]; then
+	PACKAGES=("${BUILD_PACKAGES[@]}")
+else
+	PACKAGES=("${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}")
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
