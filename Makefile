@@ -34,8 +34,13 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIBA := $(BUILD)/libapp.a
 
 # Programs and their sources.
-PROGS := graphql-fcgi kafka-mock gql-tool fcgi-hello bench-gql
+PROGS := graphql-fcgi report-worker ws-relay mock-providers reportsvc-admin \
+	kafka-mock gql-tool fcgi-hello bench-gql
 graphql-fcgi_SRC := $(wildcard cgi/*.c)
+report-worker_SRC := $(wildcard worker/*.c)
+ws-relay_SRC := $(wildcard relay/*.c)
+mock-providers_SRC := $(wildcard providers/*.c)
+reportsvc-admin_SRC := tools/admin.c
 kafka-mock_SRC := tools/kafka-mock.c
 gql-tool_SRC := tools/gql-tool.c
 fcgi-hello_SRC := bench/fcgi_hello.c

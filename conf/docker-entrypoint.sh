@@ -7,7 +7,7 @@ mkdir -p "$VAR/run" "$VAR/log" "$VAR/nginx/tmp"
 case "${1:-web}" in
 web)
 	sed -e "s|@HTTP_PORT@|3000|g" -e "s|@VAR_DIR@|$VAR|g" \
-	    -e "s|@FCGI_SOCKET@|$VAR/run/fcgi.sock|g" \
+	    -e "s|@FCGI_SOCKET@|$VAR/run/fcgi.sock|g" -e "s|@RELAY_PORT@|${RELAY_PORT:-3001}|g" \
 	    -e "s|@MAX_BODY@|${MAX_BODY_BYTES:-1048576}|g" -e "s|@USER@|root|g" \
 	    -e "s|listen 127.0.0.1:|listen |" \
 	    /app/conf/nginx.conf > "$VAR/nginx/nginx.conf"

@@ -3,7 +3,8 @@
 # and nginx, each with its data, pid and log under $VAR_DIR.
 #
 #   tools/stack.sh up|down|status|logs|env
-#   tools/stack.sh start|stop COMPONENT    (pg pg2 redis kafka cgi nginx)
+#   tools/stack.sh start|stop COMPONENT
+#       (pg pg2 redis kafka providers cgi worker relay nginx)
 #
 # Everything is configured by environment variables (defaults below); the
 # integration tests run a private stack by pointing VAR_DIR at a temporary
@@ -19,6 +20,8 @@ PG_PORT=${PG_PORT:-5432}
 PG2_PORT=${PG2_PORT:-}		# optional second PostgreSQL server (tests)
 REDIS_PORT=${REDIS_PORT:-6379}
 KAFKA_PORT=${KAFKA_PORT:-9092}
+PROVIDERS_PORT=${PROVIDERS_PORT:-4000}
+RELAY_PORT=${RELAY_PORT:-3001}
 FCGI_WORKERS=${FCGI_WORKERS:-4}
 MAX_BODY_BYTES=${MAX_BODY_BYTES:-1048576}
 # Development defaults, as in the original service's examples: the local
@@ -31,7 +34,7 @@ PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail 
 
 RUN=$VAR_DIR/run
 LOG=$VAR_DIR/log
-COMPONENTS=(pg pg2 redis kafka cgi nginx)
+COMPONENTS=(pg pg2 redis kafka providers cgi worker relay nginx)
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
@@ -172,6 +175,9 @@ FCGI_WORKERS=$FCGI_WORKERS
 MAX_BODY_BYTES=$MAX_BODY_BYTES
 SQL_DIR=$REPO/sql
 PUBLIC_BASE_URL=http://localhost:$HTTP_PORT
+PROVIDERS_PORT=$PROVIDERS_PORT
+PROVIDERS_BASE_URL=http://127.0.0.1:$PROVIDERS_PORT
+RELAY_PORT=$RELAY_PORT
 EOF
 }
 
@@ -285,6 +291,29 @@ prog_start() {	# name binary
 	echo $! > "$pidfile"
 }
 
+# A program that a later part of the system adds starts once it is built.
+optional_start() {	# name binary port-var
+	local name=$1 bin=$2 portvar=${3:-}
+	if [[ ! -x $BIN_DIR/$bin ]]; then
+		say "$name not built yet ($BIN_DIR/$bin); skipped"
+		return 0
+	fi
+	if pid_alive "$RUN/$name.pid"; then
+		say "$name already running (pid $(<"$RUN/$name.pid"))"
+		return 0
+	fi
+	[[ -n $portvar ]] && check_port "${!portvar}" "$portvar"
+	prog_start "$name" "$bin"
+	if [[ -n $portvar ]]; then
+		wait_for 20 "$name" port_busy "${!portvar}"
+		say "started $name (pid $(<"$RUN/$name.pid"), 127.0.0.1:${!portvar})"
+	else
+		sleep 0.2
+		pid_alive "$RUN/$name.pid" || die "$name exited at start: see $LOG/$name.log"
+		say "started $name (pid $(<"$RUN/$name.pid"))"
+	fi
+}
+
 cgi_start() {
 	prog_start cgi graphql-fcgi
 	wait_for 20 "FastCGI pool" test -S "$RUN/fcgi.sock"
@@ -298,6 +327,7 @@ nginx_render() {
 	sed -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
 	    -e "s|@VAR_DIR@|$VAR_DIR|g" \
 	    -e "s|@FCGI_SOCKET@|$RUN/fcgi.sock|g" \
+	    -e "s|@RELAY_PORT@|$RELAY_PORT|g" \
 	    -e "s|@MAX_BODY@|$MAX_BODY_BYTES|g" \
 	    -e "s|@USER@|$user|g" \
 	    "$REPO/nginx.conf" > "$VAR_DIR/nginx/nginx.conf"
@@ -327,7 +357,10 @@ start_one() {
 	pg2) [[ -n $PG2_PORT ]] && pg_start pg2 "$PG2_PORT" ;;
 	redis) redis_start ;;
 	kafka) kafka_start; write_env ;;
+	providers) optional_start providers mock-providers PROVIDERS_PORT ;;
 	cgi) cgi_start ;;
+	worker) optional_start worker report-worker ;;
+	relay) optional_start relay ws-relay RELAY_PORT ;;
 	nginx) nginx_start ;;
 	*) die "unknown component $1 (one of: ${COMPONENTS[*]})" ;;
 	esac
@@ -340,6 +373,7 @@ stop_one() {
 	redis) stop_pid "$RUN/redis.pid" redis ;;
 	kafka) stop_pid "$RUN/kafka.pid" kafka; rm -f "$RUN/kafka.bootstrap" ;;
 	cgi) stop_pid "$RUN/cgi.pid" cgi; rm -f "$RUN/fcgi.sock" ;;
+	providers|worker|relay) stop_pid "$RUN/$1.pid" "$1" ;;
 	nginx) stop_pid "$RUN/nginx.pid" nginx QUIT ;;
 	*) die "unknown component $1 (one of: ${COMPONENTS[*]})" ;;
 	esac
@@ -375,6 +409,9 @@ cmd_status() {
 	for c in "${COMPONENTS[@]}"; do
 		f=$RUN/$c.pid
 		[[ $c == pg2 && -z $PG2_PORT && ! -f $f ]] && continue
+		[[ ! -f $f ]] && [[ $c == providers || $c == worker || $c == relay ]] &&
+			[[ ! -x $BIN_DIR/$( case $c in providers) echo mock-providers ;;
+			    worker) echo report-worker ;; relay) echo ws-relay ;; esac ) ]] && continue
 		if pid_alive "$f"; then
 			state="running (pid $(<"$f"))"
 		else
