@@ -40,6 +40,8 @@ struct config {
 	const char *admin_key;		/* ADMIN_KEY (secret): "" disables createTenant */
 	const char *public_base_url;	/* PUBLIC_BASE_URL: base of download URLs */
 	const char *url_signing_key;	/* URL_SIGNING_KEY (secret) */
+	int download_url_ttl_sec;	/* DOWNLOAD_URL_TTL_SEC: signed URL lifetime */
+	int report_announce_timeout_ms;	/* REPORT_ANNOUNCE_TIMEOUT_MS */
 	/* GraphQL engine limits (cgi, relay, tool) */
 	int gql_max_doc_bytes;		/* GQL_MAX_DOC_BYTES */
 	int gql_max_tokens;		/* GQL_MAX_TOKENS */
@@ -65,6 +67,47 @@ struct config {
 	int kafka_mock_port;		/* KAFKA_MOCK_PORT */
 	int kafka_mock_partitions;	/* KAFKA_MOCK_PARTITIONS */
 	const char *kafka_mock_bootstrap_file; /* KAFKA_MOCK_BOOTSTRAP_FILE */
+	/* job queue (lib/queue.h) */
+	const char *queue_prefix;	/* QUEUE_PREFIX: Redis key prefix */
+	int queue_poll_interval_ms;	/* QUEUE_POLL_INTERVAL_MS: retry delay */
+	int queue_max_attempts;		/* QUEUE_MAX_ATTEMPTS */
+	int queue_lease_ms;		/* QUEUE_LEASE_MS */
+	int queue_keep_completed;	/* QUEUE_KEEP_COMPLETED */
+	int queue_keep_failed;		/* QUEUE_KEEP_FAILED */
+	int queue_events_max;		/* QUEUE_EVENTS_MAX */
+	/* report-worker */
+	const char *providers_base_url;	/* PROVIDERS_BASE_URL */
+	const char *worker_id;		/* WORKER_ID: "" = <hostname>-<pid> */
+	int worker_concurrency;		/* WORKER_CONCURRENCY: jobs held */
+	int worker_http_max;		/* WORKER_HTTP_MAX: requests at once */
+	int worker_shutdown_ms;		/* WORKER_SHUTDOWN_MS: SIGTERM drain */
+	const char *worker_provider_policy;	/* WORKER_PROVIDER_POLICY */
+	const char *provider_policy_credit_bureau;	/* PROVIDER_POLICY_CREDIT_BUREAU */
+	const char *provider_policy_tax_authority;	/* PROVIDER_POLICY_TAX_AUTHORITY */
+	const char *provider_policy_property_registry;	/* PROVIDER_POLICY_PROPERTY_REGISTRY */
+	int reconcile_interval_ms;	/* RECONCILE_INTERVAL_MS */
+	int reconcile_grace_ms;		/* RECONCILE_GRACE_MS */
+	int reconcile_batch;		/* RECONCILE_BATCH */
+	/* ws-relay */
+	int relay_port;			/* RELAY_PORT (listens on 127.0.0.1) */
+	int relay_max_conns;		/* RELAY_MAX_CONNS */
+	int relay_max_subs_per_conn;	/* RELAY_MAX_SUBS_PER_CONN */
+	int relay_max_msg_bytes;		/* RELAY_MAX_MSG_BYTES */
+	int relay_init_timeout_ms;	/* RELAY_INIT_TIMEOUT_MS */
+	int relay_ping_interval_ms;	/* RELAY_PING_INTERVAL_MS */
+	int relay_send_queue_max;		/* RELAY_SEND_QUEUE_MAX: messages */
+	/* mock-providers (knobs: providers/README.md) */
+	int providers_port;		/* PROVIDERS_PORT */
+	int providers_max_jobs;		/* PROVIDERS_MAX_JOBS */
+	int providers_job_ttl_sec;	/* PROVIDERS_JOB_TTL_SEC */
+	int providers_max_conns;	/* PROVIDERS_MAX_CONNS */
+	int provider_polls;		/* PROVIDER_POLLS */
+	int provider_latency_ms;	/* PROVIDER_LATENCY_MS */
+	int provider_timeout_ms;	/* PROVIDER_TIMEOUT_MS */
+	int provider_retry_after_sec;	/* PROVIDER_RETRY_AFTER_SEC */
+	const char *provider_credit_bureau;	/* PROVIDER_CREDIT_BUREAU: spec */
+	const char *provider_tax_authority;	/* PROVIDER_TAX_AUTHORITY: spec */
+	const char *provider_property_registry;	/* PROVIDER_PROPERTY_REGISTRY */
 };
 
 /* Looks a variable up; returns NULL when it is not set. */
