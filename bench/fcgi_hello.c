@@ -3,6 +3,7 @@
  * request with a fixed JSON body.  Same pool shape as graphql-fcgi. */
 #include <errno.h>
 #include <signal.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -52,7 +53,10 @@ int main(void)
 	}
 	if (chmod(c->fcgi_socket, 0660) != 0)
 		perror("chmod");
-	signal(SIGTERM, on_term);
+	/* No SA_RESTART: wait() must return when SIGTERM arrives. */
+	struct sigaction sa = { .sa_handler = on_term };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
 	for (int i = 0; i < c->fcgi_workers; i++) {
 		if (fork() == 0) {
 			signal(SIGTERM, SIG_DFL);

@@ -83,68 +83,6 @@ int http_read_body(struct http_req *r, size_t max, struct err *e)
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes s[0..n) (form encoding: '+' is a space) into the arena; NULL on a
- * bad escape. */
-static char *form_decode(struct arena *a, const char *s, size_t n)
-{
-	char *out = arena_alloc(a, n + 1);
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+') {
-			out[o++] = ' ';
-		} else if (s[i] == '%') {
-			if (i + 2 >= n)
-				return NULL;
-			int hi = hexval((unsigned char)s[i + 1]);
-			int lo = hexval((unsigned char)s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return NULL;
-			out[o++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			out[o++] = s[i];
-		}
-	}
-	out[o] = '\0';
-	return out;
-}
-
-const char *http_form_value(struct arena *a, const char *form, const char *name,
-    bool *bad)
-{
-	size_t name_len = strlen(name);
-	const char *p = form;
-	while (*p != '\0') {
-		const char *amp = strchr(p, '&');
-		size_t len = amp ? (size_t)(amp - p) : strlen(p);
-		const char *eq = memchr(p, '=', len);
-		size_t klen = eq ? (size_t)(eq - p) : len;
-		if (klen == name_len && memcmp(p, name, klen) == 0) {
-			const char *v = eq ? eq + 1 : p + len;
-			size_t vlen = eq ? len - klen - 1 : 0;
-			char *out = form_decode(a, v, vlen);
-			if (out == NULL)
-				*bad = true;
-			return out;
-		}
-		p += len;
-		if (*p == '&')
-			p++;
-	}
-	return NULL;
-}
-
 static const char *status_text(int status)
 {
 	switch (status) {

@@ -39,12 +39,6 @@ const char *http_header(const struct http_req *r, const char *name);
 int http_read_body(struct http_req *r, size_t max, struct err *e)
 	__attribute__((warn_unused_result));
 
-/* The value of parameter name in an application/x-www-form-urlencoded
- * string (a query string), decoded into the arena; NULL if absent or badly
- * encoded (then *bad is set). */
-const char *http_form_value(struct arena *a, const char *form, const char *name,
-    bool *bad);
-
 /* Sends status, the Content-Type, extra header lines (each ending in
  * "\r\n", may be NULL) and the body. */
 void http_respond(struct http_req *r, int status, const char *content_type,

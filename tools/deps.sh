@@ -14,7 +14,7 @@ RUN_PACKAGES=(
 	# servers of the local stack and the tests
 	nginx-light postgresql postgresql-contrib redis-server
 	# tools used by the stack scripts, tests and benchmarks
-	clang kcat curl jq openssl procps iproute2 nodejs npm wrk hyperfine
+	clang libclang-rt-14-dev kcat curl jq openssl procps iproute2 nodejs npm wrk hyperfine
 )
 # DEPS_BUILD_ONLY=1 (the Docker build stage): only what compiling needs.
 if [[ ${DEPS_BUILD_ONLY:-0} == 1 ]]; then

@@ -4,6 +4,7 @@
 #   tools/run-tests.sh            unit tests, then integration tests
 #   tools/run-tests.sh unit       unit tests only (ASan+UBSan builds)
 #   tools/run-tests.sh integration
+#   tools/run-tests.sh fuzz       the fuzzers, briefly
 #
 # Integration tests start a private stack (tools/stack.sh) in a temporary
 # directory on free ports, so a running `make up` stack is never touched,
@@ -156,11 +157,13 @@ run_integration() {
 	local tmp ports
 	tmp=$(mktemp -d /tmp/reportsvc-test.XXXXXX)
 	chmod 755 "$tmp"
-	mapfile -t ports < <(free_ports 6)
+	mapfile -t ports < <(free_ports 8)
 	export VAR_DIR=$tmp/var BIN_DIR=$STACK_BIN
 	export HTTP_PORT=${ports[0]} PG_PORT=${ports[1]} PG2_PORT=${ports[2]}
 	export REDIS_PORT=${ports[3]} KAFKA_PORT=${ports[4]} SPARE_PORT=${ports[5]}
+	export PROVIDERS_PORT=${ports[6]} RELAY_PORT=${ports[7]}
 	export FCGI_WORKERS=${TEST_FCGI_WORKERS:-2} PG_FSYNC=off
+	export CORS_ORIGINS=https://allowed.example
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 	export STACK=$REPO/tools/stack.sh REPO
@@ -189,17 +192,31 @@ run_integration() {
 	local t
 	for t in "$ITEST_DIR"/test_*; do
 		[[ -x $t ]] || continue
+		[[ -n ${ONLY:-} && " $ONLY " != *" $(basename "$t") "* ]] && continue
 		run_suite "integration/$(basename "$t")" "$t"
 	done
 
-	if npm_install tests/graphql; then
+	if [[ -n ${ONLY:-} ]]; then
+		:	# a development run of chosen files only
+	elif npm_install tests/graphql; then
 		run_suite "graphql/oracle" env GQL_TOOL="$REPO/bin/gql-tool" \
 			node --test --test-reporter=tap tests/graphql/
 	else
 		check "graphql/npm-install" false
 	fi
-	if npm_install tests/integration; then
-		run_suite "integration/node" node --test --test-reporter=tap tests/integration/
+	# ONLY="accounts graphql_http test_queue" runs just those Node files and
+	# C programs (development).
+	local files=(tests/integration/)
+	if [[ -n ${ONLY:-} ]]; then
+		files=()
+		for t in $ONLY; do
+			[[ -f tests/integration/$t.test.mjs ]] && files+=("tests/integration/$t.test.mjs")
+		done
+	fi
+	if (( ${#files[@]} == 0 )); then
+		:
+	elif npm_install tests/integration; then
+		run_suite "integration/node" node --test --test-reporter=tap "${files[@]}"
 	else
 		check "integration/npm-install" false
 	fi
@@ -210,14 +227,24 @@ run_integration() {
 	trap - EXIT
 	check "integration/no-sanitizer-reports" no_sanitizer_reports "$VAR_DIR/log"
 	check "integration/down-leaves-nothing" nothing_left_running "$pids" \
-		"$HTTP_PORT" "$PG_PORT" "$PG2_PORT" "$REDIS_PORT" "$KAFKA_PORT"
+		"$HTTP_PORT" "$PG_PORT" "$PG2_PORT" "$REDIS_PORT" "$KAFKA_PORT" \
+		"$PROVIDERS_PORT" "$RELAY_PORT"
 	rm -rf "$tmp"
+}
+
+run_fuzz() {
+	if [[ -x build/fuzz/fuzz_gql_parse && -x build/fuzz/fuzz_http_decode ]]; then
+		check "fuzz/short-run" tools/fuzz.sh "${FUZZ_TEST_SECS:-15}"
+	else
+		check "fuzz/built" false
+	fi
 }
 
 case $MODE in
 unit) run_unit ;;
 integration) run_integration ;;
-all) run_unit; run_integration ;;
+fuzz) run_fuzz ;;
+all) run_unit; run_fuzz; run_integration ;;
 *) echo "usage: run-tests.sh [unit|integration]" >&2; exit 2 ;;
 esac
 

@@ -178,6 +178,7 @@ PUBLIC_BASE_URL=http://localhost:$HTTP_PORT
 PROVIDERS_PORT=$PROVIDERS_PORT
 PROVIDERS_BASE_URL=http://127.0.0.1:$PROVIDERS_PORT
 RELAY_PORT=$RELAY_PORT
+CORS_ORIGINS=${CORS_ORIGINS:-}
 EOF
 }
 
@@ -429,7 +430,8 @@ down) cmd_down ;;
 status) cmd_status ;;
 logs) mkdir -p "$LOG"; exec tail -n 50 -F "$LOG"/*.log ;;
 env) prepare_dirs; cat "$VAR_DIR/stack.env" ;;
+admin) shift; load_env; exec "$BIN_DIR/reportsvc-admin" "$@" ;;
 start) prepare_dirs; start_one "${2:?component}" ;;
 stop) stop_one "${2:?component}" ;;
-*) die "usage: stack.sh up|down|status|logs|env|start C|stop C" ;;
+*) die "usage: stack.sh up|down|status|logs|env|admin CMD|start C|stop C" ;;
 esac

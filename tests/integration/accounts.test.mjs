@@ -199,3 +199,16 @@ test('a terminated tenant backend is replaced without a failed request', async (
 		}
 	}
 });
+
+test('the admin command migrates the master and every tenant database', async () => {
+	const { stack } = await import('./lib.mjs');
+	const { stdout } = await stack('admin', 'migrate');
+	assert.match(stdout, /^master: \d+ migration\(s\) applied$/m);
+	assert.match(stdout, /^tenants: migrations applied to \d+ database\(s\); all are current$/m);
+	// every registered tenant database is at the newest version there is
+	const { readdirSync } = await import('node:fs');
+	const newest = Math.max(...readdirSync(`${process.env.REPO}/sql/tenant`)
+		.filter(f => /^\d+_.*\.sql$/.test(f)).map(f => parseInt(f, 10)));
+	for (const [port, db] of [[process.env.PG_PORT, 'tenantA'], [process.env.PG2_PORT, 'tenantB']])
+		assert.equal(psql(port, db, 'select max(version) from schema_migrations'), String(newest));
+});
