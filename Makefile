@@ -35,7 +35,7 @@ LIBA := $(BUILD)/libapp.a
 
 # Programs and their sources.
 PROGS := graphql-fcgi report-worker ws-relay mock-providers reportsvc-admin \
-	kafka-mock gql-tool fcgi-hello bench-gql fcgi-select
+	kafka-mock gql-tool fcgi-hello bench-gql bench-bcrypt fcgi-select
 graphql-fcgi_SRC := $(wildcard cgi/*.c)
 report-worker_SRC := $(wildcard worker/*.c)
 ws-relay_SRC := $(wildcard relay/*.c)
@@ -45,6 +45,7 @@ kafka-mock_SRC := tools/kafka-mock.c
 gql-tool_SRC := tools/gql-tool.c
 fcgi-hello_SRC := bench/fcgi_hello.c
 bench-gql_SRC := bench/gql_cpu.c
+bench-bcrypt_SRC := bench/bcrypt_ceiling.c
 fcgi-select_SRC := bench/fcgi_select.c
 
 PROG_BINS := $(foreach p,$(PROGS),$(if $(wildcard $($(p)_SRC)),$(BIN)/$(p)))

@@ -57,17 +57,23 @@ int main(void)
 	struct sigaction sa = { .sa_handler = on_term };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
-	for (int i = 0; i < c->fcgi_workers; i++) {
-		if (fork() == 0) {
+	pid_t kids[256];
+	int nkids = 0;
+	for (int i = 0; i < c->fcgi_workers && nkids < 256; i++) {
+		pid_t pid = fork();
+		if (pid == 0) {
 			signal(SIGTERM, SIG_DFL);
 			_exit(serve(fd));
 		}
+		if (pid > 0)
+			kids[nkids++] = pid;
 	}
 	while (!stop)
 		if (wait(NULL) < 0 && errno != EINTR)
 			break;
-	signal(SIGTERM, SIG_IGN);
-	kill(0, SIGTERM);
+	/* Our own workers only: the process group may hold the caller too. */
+	for (int i = 0; i < nkids; i++)
+		kill(kids[i], SIGTERM);
 	while (wait(NULL) > 0)
 		;
 	unlink(c->fcgi_socket);
