@@ -162,9 +162,12 @@ fuzz: fuzz-build
 	tools/fuzz.sh $(FUZZ_SECS)
 
 # Benchmarks print their figures next to a ceiling measured in the same run.
+BENCHES := gql-cpu graphql-http accounts reports worker relay
+
 bench: all
-	bench/gql-cpu.sh
-	bench/graphql-http.sh
+	@for b in $(BENCHES); do \
+		if [ -x bench/$$b.sh ]; then echo "== bench/$$b.sh"; bench/$$b.sh || exit 1; fi; \
+	done
 
 clean:
 	rm -rf build bin
