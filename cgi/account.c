@@ -72,18 +72,32 @@ int account_create_tenant(const struct gql_call *call, json_object **out, struct
 	return 0;
 }
 
+/* The input object arg of a sign-up or login, with its password (which may
+ * hold any byte but NUL, so its length is taken from JSON).  Checks that the
+ * master database is reachable first.  Returns 0 or the error code. */
+static int credentials(const struct gql_call *call, const char *arg,
+    json_object **in, const char **pw, size_t *pwlen, struct err *e)
+{
+	struct app_ctx *app = call->app;
+	*in = jsonh_obj(call->args, arg);
+	*pwlen = 0;
+	*pw = jsonh_str(*in, "password", pwlen);
+	if (*pw == NULL)
+		*pw = "";
+	return deps_master(app->deps, e) == NULL ? e->code : 0;
+}
+
 int account_sign_up(const struct gql_call *call, json_object **out, struct err *e)
 {
 	struct app_ctx *app = call->app;
-	json_object *in = jsonh_obj(call->args, "signUp");
-	size_t pwlen = 0;
-	const char *pw = jsonh_str(in, "password", &pwlen);
-	if (pw == NULL)
-		pw = "";
-	if (deps_master(app->deps, e) == NULL)
-		return e->code;
+	json_object *in;
+	const char *pw;
+	size_t pwlen;
+	int rc = credentials(call, "signUp", &in, &pw, &pwlen, e);
+	if (rc != 0)
+		return rc;
 	struct user_info u;
-	int rc = users_signup(&app->deps->users, arg_str(in, "tenantID"),
+	rc = users_signup(&app->deps->users, arg_str(in, "tenantID"),
 	    arg_str(in, "username"), pw, pwlen, arg_str(in, "taxID"), &u, e);
 	if (rc != 0)
 		return rc;
@@ -95,15 +109,14 @@ int account_sign_up(const struct gql_call *call, json_object **out, struct err *
 int account_login(const struct gql_call *call, json_object **out, struct err *e)
 {
 	struct app_ctx *app = call->app;
-	json_object *in = jsonh_obj(call->args, "loginInput");
-	size_t pwlen = 0;
-	const char *pw = jsonh_str(in, "password", &pwlen);
-	if (pw == NULL)
-		pw = "";
-	if (deps_master(app->deps, e) == NULL)
-		return e->code;
+	json_object *in;
+	const char *pw;
+	size_t pwlen;
+	int rc = credentials(call, "loginInput", &in, &pw, &pwlen, e);
+	if (rc != 0)
+		return rc;
 	struct user_info u;
-	int rc = users_login(&app->deps->users, arg_str(in, "username"), pw, pwlen, &u, e);
+	rc = users_login(&app->deps->users, arg_str(in, "username"), pw, pwlen, &u, e);
 	if (rc != 0)
 		return rc;
 	struct token_claims claims;

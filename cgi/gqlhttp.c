@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "jsonh.h"
+#include "hex.h"
 
 /* The q value of one media range's parameters (from its first ';' to
  * end); 1 when absent. */
@@ -55,17 +56,6 @@ enum gqlhttp_media gqlhttp_negotiate(const char *accept)
 	return GQLHTTP_MEDIA_NONE;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes s[0..n) (form encoding: '+' is a space) into the arena; NULL on a
  * bad escape. */
 static char *form_decode(struct arena *a, const char *s, size_t n)
@@ -78,8 +68,8 @@ static char *form_decode(struct arena *a, const char *s, size_t n)
 		} else if (s[i] == '%') {
 			if (i + 2 >= n)
 				return NULL;
-			int hi = hexval((unsigned char)s[i + 1]);
-			int lo = hexval((unsigned char)s[i + 2]);
+			int hi = hex_digit((unsigned char)s[i + 1]);
+			int lo = hex_digit((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return NULL;
 			out[o++] = (char)(hi * 16 + lo);

@@ -94,20 +94,6 @@ static void respond_request_error(struct http_req *r, enum gqlhttp_media m,
 	respond_json(r, m == GQLHTTP_MEDIA_GQL ? 400 : 200, m, cors, errors);
 }
 
-static json_object *one_error(const char *message, enum app_err code)
-{
-	json_object *e = json_object_new_object();
-	json_object_object_add(e, "message", json_object_new_string(message));
-	json_object *ext = json_object_new_object();
-	json_object_object_add(ext, "code", json_object_new_string(app_err_code(code)));
-	json_object_object_add(e, "extensions", ext);
-	json_object *arr = json_object_new_array();
-	json_object_array_add(arr, e);
-	json_object *resp = json_object_new_object();
-	json_object_object_add(resp, "errors", arr);
-	return resp;
-}
-
 void graphql_handle(struct http_req *r, struct deps *d)
 {
 	if (strcmp(r->method, "OPTIONS") == 0) {
@@ -162,8 +148,11 @@ void graphql_handle(struct http_req *r, struct deps *d)
 		return;
 	}
 	if (op == GQL_OPERATION_SUBSCRIPTION) {
-		respond_request_error(r, m, cors, one_error("subscriptions are served "
-		    "over WebSocket (graphql-transport-ws) at /graphql", APP_ERR_BAD_INPUT));
+		json_object *resp = json_object_new_object();
+		json_object_object_add(resp, "errors", gql_error_list("subscriptions are "
+		    "served over WebSocket (graphql-transport-ws) at /graphql",
+		    APP_ERR_BAD_INPUT));
+		respond_request_error(r, m, cors, resp);
 		return;
 	}
 	const char *omit = http_header(r, "X-Omit-Nulls");

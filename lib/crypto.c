@@ -13,6 +13,7 @@
 
 #include "cfg.h"
 #include "xalloc.h"
+#include "hex.h"
 
 struct crypto_key {
 	char id[CRYPTO_KEYID_MAX + 1];
@@ -44,17 +45,6 @@ int crypto_random(void *buf, size_t n)
 	return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int crypto_hex_encode(const void *in, size_t n, char *out, size_t outsz)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -75,8 +65,8 @@ int crypto_hex_decode(const char *hex, void *out, size_t n)
 	if (strlen(hex) != 2 * n)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval((unsigned char)hex[2 * i]);
-		int lo = hexval((unsigned char)hex[2 * i + 1]);
+		int hi = hex_digit((unsigned char)hex[2 * i]);
+		int lo = hex_digit((unsigned char)hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		o[i] = (unsigned char)(hi << 4 | lo);

@@ -156,6 +156,11 @@ int gql_validate_document(const struct gql_schema *s, const struct gql_limits *l
     const char *query, size_t len, struct arena *a, json_object **errors)
 	__attribute__((warn_unused_result));
 
+/* A new JSON array holding one GraphQL error {message, extensions:{code}}
+ * (no locations or path), for errors raised outside the engine. */
+json_object *gql_error_list(const char *message, enum app_err code)
+	__attribute__((returns_nonnull));
+
 /* The text of graphql-js getIntrospectionQuery() (descriptions on). */
 extern const char gql_introspection_query[];
 

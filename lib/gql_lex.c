@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "utf8.h"
+#include "hex.h"
 
 static const char *const kind_desc[] = {
 	[GQL_T_SOF] = "<SOF>", [GQL_T_EOF] = "<EOF>", [GQL_T_BANG] = "\"!\"",
@@ -190,17 +191,6 @@ static int read_number(struct gql_lexer *lx, size_t start)
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* \uXXXX at pos (pointing at the backslash); -1 if not 4 hex digits. */
 static long read_hex4(const struct gql_lexer *lx, size_t pos)
 {
@@ -208,7 +198,7 @@ static long read_hex4(const struct gql_lexer *lx, size_t pos)
 		return -1;
 	long v = 0;
 	for (size_t i = 2; i < 6; i++) {
-		int h = hexval((unsigned char)lx->src[pos + i]);
+		int h = hex_digit((unsigned char)lx->src[pos + i]);
 		if (h < 0)
 			return -1;
 		v = v * 16 + h;
@@ -279,8 +269,8 @@ static int read_string(struct gql_lexer *lx, size_t start)
 					/* \u{X...}: any Unicode scalar value (spec 2021) */
 					v = 0;
 					used = 3;
-					while (hexval(peekc(lx, pos + used)) >= 0 && v <= 0x10FFFF) {
-						v = v * 16 + hexval(peekc(lx, pos + used));
+					while (hex_digit(peekc(lx, pos + used)) >= 0 && v <= 0x10FFFF) {
+						v = v * 16 + hex_digit(peekc(lx, pos + used));
 						used++;
 					}
 					if (used == 3 || peekc(lx, pos + used) != '}' || v > 0x10FFFF ||

@@ -963,3 +963,15 @@ void gql_limits_default(struct gql_limits *l)
 	l->max_executed_fields = 100000;
 	l->introspection = true;
 }
+
+json_object *gql_error_list(const char *message, enum app_err code)
+{
+	json_object *e = json_object_new_object();
+	json_object_object_add(e, "message", json_object_new_string(message));
+	json_object *ext = json_object_new_object();
+	json_object_object_add(ext, "code", json_object_new_string(app_err_code(code)));
+	json_object_object_add(e, "extensions", ext);
+	json_object *a = json_object_new_array();
+	json_object_array_add(a, e);
+	return a;
+}

@@ -6,6 +6,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -26,31 +27,13 @@ static const char PUBLIC_MSG[] = "event bus unavailable";
 
 /* ---- shared helpers -------------------------------------------------------- */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static enum log_level level_of(int syslog_level)
-{
-	if (syslog_level <= 3)
-		return LOG_ERROR;
-	if (syslog_level == 4)
-		return LOG_WARN;
-	if (syslog_level <= 6)
-		return LOG_INFO;
-	return LOG_DEBUG;
-}
-
 /* log.queue=true routes these to the application thread's poll calls. */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac,
     const char *buf)
 {
 	/* A connection failure (fac FAIL) also reaches on_error: one line is
 	 * enough, keep this one for debugging. */
-	enum log_level lv = strcmp(fac, "FAIL") == 0 ? LOG_DEBUG : level_of(level);
+	enum log_level lv = strcmp(fac, "FAIL") == 0 ? LOG_DEBUG : log_level_from_syslog(level);
 	struct log_line l;
 	log_begin(&l, lv, "kafka_log");
 	log_str(&l, "client", rd_kafka_name(rk));
@@ -374,9 +357,9 @@ int kafka_produce_wait(struct kafka_producer *p, const char *topic,
 		dr_unlink_free(dr);
 		return rc;
 	}
-	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	long long deadline = clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	for (;;) {
-		long long left = deadline - now_ms();
+		long long left = deadline - clock_mono_ms();
 		(void)rd_kafka_poll(p->rk, left > 0 ? (int)left : 0);	/* count unused */
 		if (dr->done || left <= 0)
 			break;

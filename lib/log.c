@@ -34,6 +34,17 @@ void log_init(const char *component, enum log_level min)
 	L.min = min;
 }
 
+enum log_level log_level_from_syslog(int severity)
+{
+	if (severity <= 3)
+		return LOG_ERROR;
+	if (severity == 4)
+		return LOG_WARN;
+	if (severity <= 6)
+		return LOG_INFO;
+	return LOG_DEBUG;
+}
+
 int log_level_parse(const char *s)
 {
 	for (int i = 0; i < 4; i++)

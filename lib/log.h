@@ -27,6 +27,10 @@ struct log_line {
 /* Sets the component name (copied, at most 31 bytes) and the minimum level. */
 void log_init(const char *component, enum log_level min);
 
+/* The level of a syslog severity (0 emerg .. 7 debug), for libraries that
+ * log that way (librdkafka, libwebsockets). */
+enum log_level log_level_from_syslog(int severity);
+
 /* Parses "debug", "info", "warn", "error"; -1 if unknown. */
 int log_level_parse(const char *s);
 

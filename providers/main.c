@@ -41,6 +41,7 @@
 #include "log.h"
 #include "sbuf.h"
 #include "xalloc.h"
+#include "proc.h"
 
 enum {
 	PROV_MAX_BODY = 4096,		/* largest accepted request body */
@@ -707,11 +708,7 @@ int main(int argc, char **argv)
 	/* Block the stop signals before the daemon starts threads, so only
 	 * sigwait() below sees them; a peer closing early must not kill us. */
 	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGHUP);
-	if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0) {
+	if (proc_block_signals(&stop) != 0) {
 		log_kv(LOG_ERROR, "sigmask_failed", NULL);
 		return 1;
 	}
@@ -760,23 +757,8 @@ int main(int argc, char **argv)
 		log_end(&l);
 	}
 
-	for (;;) {
-		int sig = 0;
-		int se = sigwait(&stop, &sig);
-		if (se != 0) {
-			log_kv(LOG_ERROR, "sigwait_failed", "err", strerror(se), NULL);
-			goto out;
-		}
-		if (sig == SIGHUP) {
-			if (log_reopen() != 0)
-				log_kv(LOG_WARN, "log_reopen_failed", "err", strerror(errno),
-				    NULL);
-			continue;
-		}
-		log_kv(LOG_INFO, "providers_stopping", "signal",
-		    sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
-		break;
-	}
+	if (proc_wait_stop(&stop, "providers_stopping") != 0)
+		goto out;
 	rc = 0;
 out:
 	stop_waiters();

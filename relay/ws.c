@@ -126,19 +126,6 @@ static void send_error(struct relay_conn *c, const char *id, json_object *errors
 	json_object_put(m);
 }
 
-/* One GraphQL error [{message, extensions:{code}}]. */
-static json_object *one_error(const char *message, enum app_err code)
-{
-	json_object *e = json_object_new_object();
-	json_object_object_add(e, "message", json_object_new_string(message));
-	json_object *ext = json_object_new_object();
-	json_object_object_add(ext, "code", json_object_new_string(app_err_code(code)));
-	json_object_object_add(e, "extensions", ext);
-	json_object *a = json_object_new_array();
-	json_object_array_add(a, e);
-	return a;
-}
-
 static void log_conn(struct log_line *l, const struct relay_conn *c)
 {
 	log_int(l, "conn", c->id);
@@ -277,7 +264,7 @@ static void on_subscribe(struct relay_conn *c, json_object *msg)
 		return;
 	}
 	if (c->nsubs >= relay_g.max_subs) {
-		send_error(c, id, one_error("too many subscriptions on this connection",
+		send_error(c, id, gql_error_list("too many subscriptions on this connection",
 		    APP_ERR_TOO_LARGE));
 		return;
 	}
@@ -304,7 +291,7 @@ static void on_subscribe(struct relay_conn *c, json_object *msg)
 		if (errors != NULL && json_object_object_get_ex(errors, "errors", &arr))
 			json_object_get(arr);
 		else
-			arr = one_error("invalid subscription", APP_ERR_VALIDATION);
+			arr = gql_error_list("invalid subscription", APP_ERR_VALIDATION);
 		json_object_put(errors);
 		send_error(c, id, arr);
 		struct log_line l;
@@ -358,7 +345,7 @@ static void on_subscribe(struct relay_conn *c, json_object *msg)
 	log_end(&l);
 	return;
 refuse:
-	send_error(c, id, one_error(why, APP_ERR_BAD_INPUT));
+	send_error(c, id, gql_error_list(why, APP_ERR_BAD_INPUT));
 fail:
 	arena_free(a);
 }

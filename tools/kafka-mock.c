@@ -38,6 +38,7 @@
 
 #include "cfg.h"
 #include "log.h"
+#include "proc.h"
 
 static const char *const mock_topics[] = {
 	"report.create", "report.progress", "report.ready",
@@ -181,23 +182,12 @@ static bool kafka_mock_bind_disarm(void)
 
 /* --- librdkafka logging --------------------------------------------------- */
 
-static enum log_level rd_level(int syslog_level)
-{
-	if (syslog_level <= 3)
-		return LOG_ERROR;
-	if (syslog_level == 4)
-		return LOG_WARN;
-	if (syslog_level <= 6)
-		return LOG_INFO;
-	return LOG_DEBUG;
-}
-
 static void on_rd_log(const rd_kafka_t *rk, int level, const char *fac,
     const char *buf)
 {
 	(void)rk;
 	/* The host handle has no bootstrap.servers on purpose. */
-	enum log_level lv = strcmp(fac, "CONFWARN") == 0 ? LOG_DEBUG : rd_level(level);
+	enum log_level lv = strcmp(fac, "CONFWARN") == 0 ? LOG_DEBUG : log_level_from_syslog(level);
 	struct log_line l;
 	log_begin(&l, lv, "rdkafka_log");
 	log_str(&l, "fac", fac);
@@ -321,11 +311,7 @@ int main(int argc, char **argv)
 	/* Block the stop signals before librdkafka starts threads, so only
 	 * sigwait() below sees them. */
 	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGHUP);
-	if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0) {
+	if (proc_block_signals(&stop) != 0) {
 		log_kv(LOG_ERROR, "sigmask_failed", NULL);
 		return 1;
 	}
@@ -372,23 +358,8 @@ int main(int argc, char **argv)
 		log_end(&l);
 	}
 
-	for (;;) {
-		int sig = 0;
-		int se = sigwait(&stop, &sig);
-		if (se != 0) {
-			log_kv(LOG_ERROR, "sigwait_failed", "err", strerror(se), NULL);
-			goto out;
-		}
-		if (sig == SIGHUP) {
-			if (log_reopen() != 0)
-				log_kv(LOG_WARN, "log_reopen_failed", "err", strerror(errno),
-				    NULL);
-			continue;
-		}
-		log_kv(LOG_INFO, "mock_stopping", "signal",
-		    sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
-		break;
-	}
+	if (proc_wait_stop(&stop, "mock_stopping") != 0)
+		goto out;
 	rc = 0;
 out:
 	/* Remove the readiness file first: the address goes away next. */
