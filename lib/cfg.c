@@ -355,3 +355,35 @@ void cfg_dump(FILE *out, const struct config *c, unsigned component)
 		}
 	}
 }
+
+void cfg_doc(FILE *out)
+{
+	static const struct { unsigned bit; const char *name; } progs[] = {
+		{ CFG_CGI, "cgi" }, { CFG_WORKER, "worker" }, { CFG_RELAY, "relay" },
+		{ CFG_PROVIDERS, "providers" }, { CFG_KAFKA_MOCK, "kafka-mock" },
+		{ CFG_TOOL, "admin" },
+	};
+	fprintf(out, "| variable | default | used by | meaning |\n| --- | --- | --- | --- |\n");
+	for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
+		const struct cfg_def *d = &defs[i];
+		fprintf(out, "| `%s` | ", d->name);
+		if (d->required_by != 0)
+			fprintf(out, "required");
+		else if (d->def == NULL || d->def[0] == '\0')
+			fprintf(out, "(empty)");
+		else
+			fprintf(out, "`%s`", d->def);
+		fprintf(out, " | ");
+		bool first = true;
+		for (size_t k = 0; k < sizeof progs / sizeof progs[0]; k++) {
+			if (!(d->used_by & progs[k].bit))
+				continue;
+			fprintf(out, "%s%s", first ? "" : ", ", progs[k].name);
+			first = false;
+		}
+		fprintf(out, " | ");
+		for (const char *h = d->help; *h != '\0'; h++)
+			fprintf(out, *h == '|' ? "\\|" : "%c", *h);
+		fprintf(out, "%s |\n", d->type == T_SECRET ? " (secret)" : "");
+	}
+}

@@ -127,6 +127,10 @@ void cfg_load_or_exit(unsigned component);
 /* The process-wide configuration (valid after cfg_load_or_exit()). */
 const struct config *cfg(void);
 
+/* Writes the settings table as Markdown rows (name, default, programs,
+ * meaning): the source of README.md's configuration table. */
+void cfg_doc(FILE *out);
+
 /* Writes NAME=value lines for the component's settings; secrets masked. */
 void cfg_dump(FILE *out, const struct config *c, unsigned component);
 

@@ -3,6 +3,7 @@
  *   reportsvc-admin migrate   apply missing migrations to the master
  *                             database and to every tenant database
  *   reportsvc-admin config    print the settings (secrets hidden)
+ *   reportsvc-admin config-doc  print every setting as a Markdown table
  *
  * Configured by the same environment as the services (MASTER_DATABASE_URL,
  * DATA_KEY, SQL_DIR, ...).  Exit status 0 on success, 1 on failure, 2 on a
@@ -58,8 +59,12 @@ out:
 
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "config-doc") == 0) {
+		cfg_doc(stdout);
+		return 0;
+	}
 	if (argc != 2 || (strcmp(argv[1], "migrate") != 0 && strcmp(argv[1], "config") != 0)) {
-		fprintf(stderr, "usage: reportsvc-admin migrate|config\n");
+		fprintf(stderr, "usage: reportsvc-admin migrate|config|config-doc\n");
 		return 2;
 	}
 	cfg_load_or_exit(CFG_TOOL);

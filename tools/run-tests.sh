@@ -232,6 +232,22 @@ run_integration() {
 	rm -rf "$tmp"
 }
 
+# README's configuration table must name every setting the programs read.
+readme_lists_settings() {
+	local missing=()
+	for name in $(bin/reportsvc-admin config-doc | sed -n 's/^| `\([A-Z0-9_]*\)`.*/\1/p'); do
+		grep -q "\`$name\`" README.md || missing+=("$name")
+	done
+	if (( ${#missing[@]} > 0 )); then
+		echo "README.md does not document: ${missing[*]} (bin/reportsvc-admin config-doc prints the table)"
+		return 1
+	fi
+}
+
+run_docs() {
+	check "docs/readme-lists-every-setting" readme_lists_settings
+}
+
 run_fuzz() {
 	if [[ -x build/fuzz/fuzz_gql_parse && -x build/fuzz/fuzz_http_decode ]]; then
 		check "fuzz/short-run" tools/fuzz.sh "${FUZZ_TEST_SECS:-15}"
@@ -244,7 +260,8 @@ case $MODE in
 unit) run_unit ;;
 integration) run_integration ;;
 fuzz) run_fuzz ;;
-all) run_unit; run_fuzz; run_integration ;;
+docs) run_docs ;;
+all) run_unit; run_docs; run_fuzz; run_integration ;;
 *) echo "usage: run-tests.sh [unit|integration]" >&2; exit 2 ;;
 esac
 
