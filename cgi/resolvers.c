@@ -3,6 +3,7 @@
 #include <stddef.h>
 
 #include "account.h"
+#include "reports.h"
 
 struct resolver_def {
 	const char *type;
@@ -17,6 +18,11 @@ static const struct resolver_def defs[] = {
 	{ "Mutation", "signUp", account_sign_up },
 	{ "Mutation", "login", account_login },
 	{ "Query", "me", account_me },
+	{ "Query", "status", reports_status },
+	{ "Query", "getReportUrl", reports_status },
+	{ "Query", "reports", reports_list },
+	{ "Mutation", "createReport", reports_create },
+	{ "Mutation", "downloadReport", reports_download },
 	{ NULL, NULL, NULL },
 };
 

@@ -9,6 +9,7 @@
 #include "cfg.h"
 #include "clock.h"
 #include "deps.h"
+#include "download.h"
 #include "graphql.h"
 #include "health.h"
 #include "http.h"
@@ -67,6 +68,8 @@ static void dispatch(struct http_req *r, struct deps *d)
 		graphql_handle(r, d);
 	else if (strcmp(r->path, "/healthz") == 0)
 		health_handle(r, d);
+	else if (strncmp(r->path, "/reports/", 9) == 0)
+		download_handle(r, d);
 	else
 		http_respond_error(r, 404, APP_ERR_NOT_FOUND, "not found", NULL);
 }
