@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -149,16 +150,67 @@ long crypto_b64url_decode(const char *in, size_t n, void *out, size_t outsz)
 	return (long)w;
 }
 
+/* HMAC through OpenSSL 3's one-shot HMAC() fetches the algorithm and sets
+ * the key up on every call, which costs more than hashing a JWT.  The
+ * process keeps the fetched algorithm and a few keyed contexts (the JWT
+ * secret, the URL signing key, ...) and duplicates one per call. */
+enum { MAC_CACHE = 8, MAC_KEY_MAX = 1024 };
+
+static struct {
+	EVP_MAC *mac;
+	struct { EVP_MAC_CTX *ctx; size_t keylen; unsigned char key[MAC_KEY_MAX]; } slot[MAC_CACHE];
+	unsigned next;
+} hmac_cache;
+
+/* A keyed HMAC-SHA256 template for key, from the cache or made now; NULL
+ * on an OpenSSL failure or a key too long to cache. */
+static EVP_MAC_CTX *hmac_template(const void *key, size_t keylen)
+{
+	for (unsigned i = 0; i < MAC_CACHE; i++)
+		if (hmac_cache.slot[i].ctx != NULL && hmac_cache.slot[i].keylen == keylen &&
+		    CRYPTO_memcmp(hmac_cache.slot[i].key, key, keylen) == 0)
+			return hmac_cache.slot[i].ctx;
+	if (keylen > MAC_KEY_MAX)
+		return NULL;
+	if (hmac_cache.mac == NULL && (hmac_cache.mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+		return NULL;
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_cache.mac);
+	char digest[] = "SHA256";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+		OSSL_PARAM_construct_end(),
+	};
+	if (ctx == NULL || EVP_MAC_init(ctx, key, keylen, params) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	unsigned i = hmac_cache.next++ % MAC_CACHE;
+	EVP_MAC_CTX_free(hmac_cache.slot[i].ctx);
+	hmac_cache.slot[i].ctx = ctx;
+	hmac_cache.slot[i].keylen = keylen;
+	memcpy(hmac_cache.slot[i].key, key, keylen);
+	return ctx;
+}
+
 int crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
     size_t n, unsigned char out[CRYPTO_SHA256_LEN])
 {
-	unsigned int len = 0;
-	if (keylen > INT32_MAX)
-		return -1;
-	if (HMAC(EVP_sha256(), key, (int)keylen, msg, n, out, &len) == NULL ||
-	    len != CRYPTO_SHA256_LEN)
-		return -1;
-	return 0;
+	EVP_MAC_CTX *tmpl = hmac_template(key, keylen);
+	if (tmpl == NULL) {
+		unsigned int len = 0;
+		if (keylen > INT32_MAX ||
+		    HMAC(EVP_sha256(), key, (int)keylen, msg, n, out, &len) == NULL ||
+		    len != CRYPTO_SHA256_LEN)
+			return -1;
+		return 0;
+	}
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(tmpl);
+	size_t len = 0;
+	int ok = ctx != NULL && EVP_MAC_update(ctx, msg, n) == 1 &&
+	    EVP_MAC_final(ctx, out, &len, CRYPTO_SHA256_LEN) == 1 &&
+	    len == CRYPTO_SHA256_LEN;
+	EVP_MAC_CTX_free(ctx);
+	return ok ? 0 : -1;
 }
 
 void crypto_sha256_hex(const void *data, size_t n, char out[CRYPTO_SHA256_HEX])

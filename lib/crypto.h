@@ -72,7 +72,9 @@ int crypto_open(const struct crypto_keys *k, const char *sealed, char *out,
     size_t outsz, size_t *outlen, char *keyid_out)
 	__attribute__((warn_unused_result));
 
-/* HMAC-SHA256 of msg under key into out.  Returns 0 or -1. */
+/* HMAC-SHA256 of msg under key into out.  Returns 0 or -1.  The keyed
+ * context of the last few keys is cached (and so a copy of each key kept)
+ * for speed; the cache is not thread-safe: call from one thread. */
 int crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
     size_t n, unsigned char out[CRYPTO_SHA256_LEN])
 	__attribute__((warn_unused_result));

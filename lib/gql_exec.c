@@ -603,11 +603,14 @@ static int complete(struct exec *ex, const struct gql_type *t, const struct gql_
 	return exec_selection(ex, t, g, NULL, v, path, out);
 }
 
+/* Our failures are errors; a client's (bad token, unknown report) are
+ * logged at info, with the detail the client does not see. */
 static void log_resolver_error(const struct gql_type *t, const struct gql_selection *node,
-    const struct err *e)
+    const struct err *e, bool internal)
 {
 	struct log_line l;
-	log_begin(&l, LOG_ERROR, "gql_resolver_error");
+	log_begin(&l, internal ? LOG_ERROR : LOG_INFO,
+	    internal ? "gql_resolver_error" : "gql_client_error");
 	log_str(&l, "type", t->name);
 	log_str(&l, "field", node->name);
 	log_str(&l, "code", app_err_name(e->code));
@@ -654,7 +657,7 @@ static int exec_field(struct exec *ex, const struct gql_type *t, json_object *pa
 				e.code = rc;
 			bool internal = e.code == APP_ERR_INTERNAL || e.code == APP_ERR_UNAVAILABLE;
 			if (internal || e.detail[0])
-				log_resolver_error(t, node, &e);
+				log_resolver_error(t, node, &e, internal);
 			field_error(ex, node, path, app_err_code(e.code),
 			    internal || !e.msg[0] ? "Internal server error" :
 			    arena_strdup(ex->a, e.msg));

@@ -2,9 +2,9 @@
  *
  * Claims: sub (user id as a decimal string), username, tenantId, iat, exp,
  * and iss when an issuer is configured.  Verification accepts only HS256:
- * the header's alg is checked before libjwt sees the token ("none", HS512,
- * RS256... are refused), the HMAC is checked in constant time, and libjwt
- * verifies it again with the key.  exp is required; nbf is honoured when
+ * the header's alg is checked first ("none", HS512, RS256... are refused),
+ * then the HMAC in constant time, and only then are the claims parsed.
+ * libjwt signs.  exp is required; nbf is honoured when
  * present; iss must match when configured. */
 #ifndef TOKEN_H
 #define TOKEN_H
@@ -21,6 +21,7 @@ enum {
 	TOKEN_SECRET_MIN = 32,		/* bytes of JWT_SECRET */
 	TOKEN_USERNAME_MAX = 256,	/* bytes incl. NUL (64 chars of UTF-8) */
 	TOKEN_TENANT_MAX = 64,		/* bytes incl. NUL */
+	TOKEN_ISSUER_MAX = 256,		/* bytes incl. NUL */
 	TOKEN_LEEWAY_SEC = 0,		/* clock skew tolerated on exp and nbf */
 };
 
