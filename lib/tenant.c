@@ -78,6 +78,7 @@ struct tenant_conn {
 	PGconn *pg;
 	uint64_t prepared;		/* bit i: stmts[i] prepared on pg */
 	int64_t last_used_ms;
+	int64_t last_ok_ms;		/* last statement that succeeded */
 	int64_t checked_ms;		/* registry row last compared */
 	bool failed;			/* lost inside a transaction */
 };
@@ -398,16 +399,26 @@ static int stmt_index(struct tenant_cache *c, const struct tenant_stmt *st)
 	return c->nstmts++;
 }
 
+/* A connection that answered this recently is taken as alive without a
+ * look at its socket, for statements that are retried anyway if it died. */
+enum { ALIVE_TRUST_MS = 1000 };
+
 /* Makes sure the handle has a live connection before sending.  A connection
  * that died while idle is replaced; one that died inside a transaction
- * fails the handle.  0 or an app_err. */
-static int ensure_live(struct tenant_conn *h, struct err *e)
+ * fails the handle.  retryable: the statement may be sent again, so a
+ * connection used within ALIVE_TRUST_MS is not probed (a syscall saved on
+ * every statement of a busy connection).  0 or an app_err. */
+static int ensure_live(struct tenant_conn *h, bool retryable, struct err *e)
 {
 	if (h->failed)
 		return err_set(e, APP_ERR_UNAVAILABLE, "database unavailable",
 		    "tenant %s: connection lost inside a transaction", h->tenant_id);
 	PGTransactionStatusType ts = h->pg ? PQtransactionStatus(h->pg) :
 	    PQTRANS_IDLE;
+	if (h->pg != NULL && retryable && ts == PQTRANS_IDLE &&
+	    PQstatus(h->pg) == CONNECTION_OK &&
+	    tenant_cache_now_ms() - h->last_ok_ms < ALIVE_TRUST_MS)
+		return 0;
 	if (h->pg != NULL && db_conn_alive(h->pg))
 		return 0;
 	if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
@@ -446,7 +457,8 @@ static PGresult *run(struct tenant_conn *h, const struct tenant_stmt *st,
 		return NULL;
 	}
 	for (int attempt = 0;; attempt++) {
-		if (ensure_live(h, e) != 0)
+		bool retryable = attempt == 0 && !(st != NULL && st->no_retry);
+		if (ensure_live(h, retryable, e) != 0)
 			return NULL;
 		bool idle = PQtransactionStatus(h->pg) == PQTRANS_IDLE;
 		PGresult *r = NULL;
@@ -465,8 +477,10 @@ static PGresult *run(struct tenant_conn *h, const struct tenant_stmt *st,
 			    PQexecParams(h->pg, sql, nparams, NULL, values, lengths,
 			    formats, result_format);
 		ExecStatusType rs = PQresultStatus(r);
-		if (r != NULL && (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK))
+		if (r != NULL && (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK)) {
+			h->last_ok_ms = tenant_cache_now_ms();
 			return r;
+		}
 		bool conn_err = db_conn_failed(h->pg, r);
 		db_fail(h->pg, r, what, NULL, e);
 		PQclear(r);
