@@ -73,10 +73,27 @@ static json_object *text_or_null(const char *s)
 	return json_object_new_string(s);
 }
 
+/* The ProviderState list of v. */
+static json_object *providers_json(const struct report_view *v)
+{
+	json_object *ps = json_object_new_array_ext(v->nproviders);
+	for (int i = 0; i < v->nproviders; i++) {
+		const struct report_provider_view *p = &v->providers[i];
+		json_object *po = json_object_new_object();
+		json_object_object_add(po, "name", json_object_new_string(p->name));
+		json_object_object_add(po, "status", json_object_new_string(p->status));
+		json_object_object_add(po, "attempts", json_object_new_int(p->attempts));
+		json_object_object_add(po, "error", text_or_null(p->error));
+		json_object_array_add(ps, po);
+	}
+	return ps;
+}
+
 /* The Report type for v of tenant_id; fileURL is a fresh signed URL once
- * the report is COMPLETED. */
+ * the report is COMPLETED.  with_providers false leaves "providers" out:
+ * reports_providers() then reads them if the query asks for them. */
 static int report_json(const struct report_view *v, const char *tenant_id,
-    json_object **out, struct err *e)
+    bool with_providers, json_object **out, struct err *e)
 {
 	json_object *url = NULL;
 	if (strcmp(v->status, REPORT_COMPLETED) == 0) {
@@ -95,17 +112,8 @@ static int report_json(const struct report_view *v, const char *tenant_id,
 	json_object_object_add(o, "status", json_object_new_string(v->status));
 	json_object_object_add(o, "progress", json_object_new_int(v->progress));
 	json_object_object_add(o, "fileURL", url);
-	json_object *ps = json_object_new_array_ext(v->nproviders);
-	for (int i = 0; i < v->nproviders; i++) {
-		const struct report_provider_view *p = &v->providers[i];
-		json_object *po = json_object_new_object();
-		json_object_object_add(po, "name", json_object_new_string(p->name));
-		json_object_object_add(po, "status", json_object_new_string(p->status));
-		json_object_object_add(po, "attempts", json_object_new_int(p->attempts));
-		json_object_object_add(po, "error", text_or_null(p->error));
-		json_object_array_add(ps, po);
-	}
-	json_object_object_add(o, "providers", ps);
+	if (with_providers)
+		json_object_object_add(o, "providers", providers_json(v));
 	json_object_object_add(o, "createdAt", iso_or_null(v->created_ms));
 	json_object_object_add(o, "completedAt", iso_or_null(v->completed_ms));
 	json_object_object_add(o, "error", text_or_null(v->error));
@@ -184,7 +192,7 @@ int reports_create(const struct gql_call *call, json_object **out, struct err *e
 		log_str(&l, "announced", v.announced ? "true" : "false");
 		log_end(&l);
 	}
-	rc = report_json(&v, who->tenant_id, out, e);
+	rc = report_json(&v, who->tenant_id, true, out, e);
 out:
 	tenant_release(h);
 	return rc;
@@ -204,9 +212,34 @@ int reports_status(const struct gql_call *call, json_object **out, struct err *e
 	if (rc != 0)
 		goto out;
 	struct report_view v;
+	rc = reportstore_get_summary(h, who->user_id, id, call->arena, &v, e);
+	if (rc == 0)
+		rc = report_json(&v, who->tenant_id, false, out, e);
+out:
+	tenant_release(h);
+	return rc;
+}
+
+int reports_providers(const struct gql_call *call, json_object **out, struct err *e)
+{
+	json_object *have;
+	if (json_object_object_get_ex(call->parent, "providers", &have)) {
+		*out = json_object_get(have);
+		return 0;
+	}
+	int64_t id = 0;
+	if (!jsonh_int(call->parent, "reportID", &id))
+		return err_set(e, APP_ERR_INTERNAL, "internal error", "Report without reportID");
+	struct app_ctx *app = call->app;
+	const struct token_claims *who;
+	struct tenant_conn *h = NULL;
+	int rc = open_caller(app, &who, &h, e);
+	if (rc != 0)
+		goto out;
+	struct report_view v;
 	rc = reportstore_get(h, who->user_id, id, call->arena, &v, e);
 	if (rc == 0)
-		rc = report_json(&v, who->tenant_id, out, e);
+		*out = providers_json(&v);
 out:
 	tenant_release(h);
 	return rc;
@@ -247,7 +280,7 @@ int reports_list(const struct gql_call *call, json_object **out, struct err *e)
 	arr = json_object_new_array_ext(n);
 	for (int i = 0; i < n; i++) {
 		json_object *o;
-		rc = report_json(&vs[i], who->tenant_id, &o, e);
+		rc = report_json(&vs[i], who->tenant_id, true, &o, e);
 		if (rc != 0)
 			goto out;
 		json_object_array_add(arr, o);

@@ -18,6 +18,10 @@
 int reports_create(const struct gql_call *call, json_object **out, struct err *e);
 int reports_status(const struct gql_call *call, json_object **out, struct err *e);
 int reports_list(const struct gql_call *call, json_object **out, struct err *e);
+/* Report.providers: the parent's list if it has one, else read now (status
+ * and getReportUrl read the report row alone, the common case being a
+ * client that does not ask for the providers). */
+int reports_providers(const struct gql_call *call, json_object **out, struct err *e);
 int reports_download(const struct gql_call *call, json_object **out, struct err *e);
 
 #endif

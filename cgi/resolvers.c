@@ -21,6 +21,7 @@ static const struct resolver_def defs[] = {
 	{ "Query", "status", reports_status },
 	{ "Query", "getReportUrl", reports_status },
 	{ "Query", "reports", reports_list },
+	{ "Report", "providers", reports_providers },
 	{ "Mutation", "createReport", reports_create },
 	{ "Mutation", "downloadReport", reports_download },
 	{ NULL, NULL, NULL },

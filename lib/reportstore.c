@@ -63,6 +63,17 @@ static const struct tenant_stmt st_get = {
 	2, false,
 };
 
+/* The report row alone: NULL provider columns, so fill_view() adds none. */
+static const struct tenant_stmt st_get_summary = {
+	"reports_get_summary",
+	"SELECT r.id, r.owner_id, r.status, r.progress, r.attempts, r.error,"
+	" r.announced, " EPOCH_MS("r.created_at") ", " EPOCH_MS("r.completed_at") ","
+	" NULL::text, NULL::text, NULL::int, NULL::text"
+	" FROM reports r"
+	" WHERE r.id = $1::int AND ($2::bigint < 0 OR r.owner_id = $2::bigint)",
+	2, false,
+};
+
 static const struct tenant_stmt st_list = {
 	"reports_list",
 	"WITH r AS (SELECT * FROM reports WHERE owner_id = $1::bigint"
@@ -217,9 +228,10 @@ int reportstore_mark_announced(struct tenant_conn *h, long long report_id,
 	return 0;
 }
 
-int reportstore_get(struct tenant_conn *h, long long owner_id,
-    long long report_id, struct arena *a, struct report_view *out,
-    struct err *e)
+/* reportstore_get() with st_get or st_get_summary. */
+static int get_view(struct tenant_conn *h, const struct tenant_stmt *st,
+    long long owner_id, long long report_id, struct arena *a,
+    struct report_view *out, struct err *e)
 {
 	if (report_id < 1 || report_id > DB_INT_MAX)
 		return err_set(e, APP_ERR_NOT_FOUND, "report not found",
@@ -229,11 +241,11 @@ int reportstore_get(struct tenant_conn *h, long long owner_id,
 	    fmt_num(owner, sizeof owner, owner_id < 0 ? -1 : owner_id) != 0)
 		return err_set(e, APP_ERR_INTERNAL, "internal error", "bad number");
 	const char *params[] = { id, owner };
-	PGresult *r = tenant_exec_prepared(h, &st_get, params, e);
+	PGresult *r = tenant_exec_prepared(h, st, params, e);
 	if (r == NULL)
 		return e->code;
 	if (PQnfields(r) != C_NCOLS)
-		return bad_shape(r, "reports_get", e);
+		return bad_shape(r, st->name, e);
 	int rows = PQntuples(r);
 	if (rows == 0) {
 		PQclear(r);
@@ -243,6 +255,20 @@ int reportstore_get(struct tenant_conn *h, long long owner_id,
 	fill_view(out, a, r, 0, rows);
 	PQclear(r);
 	return 0;
+}
+
+int reportstore_get(struct tenant_conn *h, long long owner_id,
+    long long report_id, struct arena *a, struct report_view *out,
+    struct err *e)
+{
+	return get_view(h, &st_get, owner_id, report_id, a, out, e);
+}
+
+int reportstore_get_summary(struct tenant_conn *h, long long owner_id,
+    long long report_id, struct arena *a, struct report_view *out,
+    struct err *e)
+{
+	return get_view(h, &st_get_summary, owner_id, report_id, a, out, e);
 }
 
 int reportstore_list(struct tenant_conn *h, long long owner_id,

@@ -90,6 +90,12 @@ int reportstore_get(struct tenant_conn *h, long long owner_id,
     long long report_id, struct arena *a, struct report_view *out,
     struct err *e) __attribute__((warn_unused_result));
 
+/* reportstore_get() without the providers (out->nproviders is 0): one
+ * primary-key read, for callers that were not asked for them. */
+int reportstore_get_summary(struct tenant_conn *h, long long owner_id,
+    long long report_id, struct arena *a, struct report_view *out,
+    struct err *e) __attribute__((warn_unused_result));
+
 /* owner_id's reports with id < before (before 0: no bound), newest first,
  * at most limit (1..REPORTSTORE_LIST_MAX).  *out is an arena array of *n
  * views (NULL when *n is 0). */
