@@ -1,0 +1,192 @@
+/* reportwork: the worker's side of a report — its statements on the tenant
+ * database, the parsing of provider answers and the report builders.
+ *
+ * Database.  Functions take a tenant handle (lib/tenant.h) the caller
+ * acquired and releases.  Every write is guarded so that a worker holding
+ * a stale job (its lease was taken over) can never undo a finished report:
+ * provider rows and progress change only while the report is PENDING or
+ * IN_PROGRESS, progress never decreases, a COMPLETED provider row is never
+ * overwritten, and the terminal transition is one conditional statement
+ * (the report files are inserted by the same statement), so exactly one
+ * caller ever sees `changed` for a report.
+ *
+ * A provider's job handle (the jobID its API gave) lives in
+ * report_providers.data as {"jobID":"..."} while the row is PROCESSING; once
+ * COMPLETED, data holds the provider's answer.  So any worker can take a job
+ * over and keep polling the same provider job.
+ *
+ * Files.  CSV (RFC 4180, CRLF line ends) with the header `section,field,value`
+ * and one row per scalar: section "report" (reportID, generatedAt) then one
+ * section per provider in lib/reportdef.h order, field the dotted path of the
+ * value in the provider's data (array elements by index: properties.0.city),
+ * nulls skipped.  JSON: {"reportID":..,"generatedAt":..,"providers":{
+ * "credit-bureau":{..},"tax-authority":{..},"property-registry":{..}}}, nulls
+ * skipped.  Neither file holds the tax ID or the user name: a signed
+ * download URL may be shared, so the file carries only what the providers
+ * said.  Text values that a spreadsheet would run as a formula (starting
+ * with = + - @ TAB CR and not a number) get a leading apostrophe in the CSV.
+ *
+ * Errors: 0 or a negative enum app_err with e filled (lib/db.h mapping). */
+#ifndef REPORTWORK_H
+#define REPORTWORK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "err.h"
+#include "reportdef.h"
+#include "sbuf.h"
+#include "tenant.h"
+
+enum {
+	REPORTWORK_JOBID_MAX = 64,		/* bytes of a provider job ID */
+	REPORTWORK_TAXID_MAX = 64,		/* bytes of a tax ID kept */
+	REPORTWORK_ERROR_MAX = 200,		/* bytes of a provider error kept */
+	REPORTWORK_STATUS_MAX = 16,
+	REPORTWORK_BODY_MAX = 256 * 1024,	/* largest provider answer */
+	REPORTWORK_DATA_DEPTH = 16,		/* deepest provider data */
+	REPORTWORK_FILE_MAX = 4 * 1024 * 1024,	/* largest built file */
+	REPORTWORK_LOAD_MAX = 1000,		/* reports per reportwork_load_many() */
+};
+
+/* ---- pure parts --------------------------------------------------------- */
+
+/* Progress of a report with `done` of `total` providers finished: the
+ * share in percent rounded down, 100 only when all are done; 0 for bad
+ * input. */
+int reportwork_progress(int done, int total);
+
+/* Appends s[0..n) as one CSV field (RFC 4180): quoted when it holds a
+ * comma, quote, CR or LF or starts/ends with a space, quotes doubled. */
+void reportwork_csv_field(struct sbuf *sb, const char *s, size_t n);
+
+/* Removes null members and null array elements from o, recursively. */
+void reportwork_strip_nulls(json_object *o);
+
+/* Builds the CSV / JSON file of report_id from the providers' data objects
+ * (data[k] for report_providers[k], borrowed; NULL counts as {}), stamped
+ * generated_ms (epoch ms).  Appends to out; returns 0, or APP_ERR_TOO_LARGE
+ * when the file would exceed REPORTWORK_FILE_MAX (e filled). */
+int reportwork_build_csv(long long report_id, int64_t generated_ms,
+    json_object *const data[REPORT_PROVIDERS_N], struct sbuf *out, struct err *e)
+	__attribute__((warn_unused_result));
+int reportwork_build_json(long long report_id, int64_t generated_ms,
+    json_object *const data[REPORT_PROVIDERS_N], struct sbuf *out, struct err *e)
+	__attribute__((warn_unused_result));
+
+/* What a provider answered, after validation. */
+enum reportwork_answer_kind {
+	REPORTWORK_ANSWER_PROCESSING,	/* job running; job_id set */
+	REPORTWORK_ANSWER_COMPLETED,	/* data set (caller json_object_put()s) */
+	REPORTWORK_ANSWER_MALFORMED,	/* why set */
+};
+
+struct reportwork_answer {
+	enum reportwork_answer_kind kind;
+	char job_id[REPORTWORK_JOBID_MAX + 1];
+	json_object *data;
+	const char *why;		/* static text */
+};
+
+/* Parses a 2xx body of the provider API: {"jobID":"<id>","status":
+ * "processing"} or {"status":"completed","data":{...}} (jobID optional
+ * then).  Rejects bodies over REPORTWORK_BODY_MAX, invalid JSON or UTF-8,
+ * nesting over REPORTWORK_DATA_DEPTH, job IDs that are not 1..64 bytes of
+ * [A-Za-z0-9_-], data that is not an object, unknown status values. */
+void reportwork_parse_answer(const char *body, size_t len,
+    struct reportwork_answer *out);
+
+/* ---- database ----------------------------------------------------------- */
+
+/* One report_providers row as the worker sees it. */
+struct reportwork_provider {
+	char status[REPORTWORK_STATUS_MAX];	/* PROVIDER_* */
+	int attempts;
+	char job_id[REPORTWORK_JOBID_MAX + 1];	/* PROCESSING: the provider's job */
+	bool has_error;
+	char error[REPORTWORK_ERROR_MAX + 1];	/* last_error when has_error */
+};
+
+/* What one attempt needs about a report. */
+struct reportwork_ctx {
+	long long report_id;
+	long long owner_id;
+	char status[REPORTWORK_STATUS_MAX];	/* REPORT_* */
+	int progress;
+	char tax_id[REPORTWORK_TAXID_MAX + 1];	/* sent to the providers only */
+	struct reportwork_provider p[REPORT_PROVIDERS_N];	/* reportdef order */
+};
+
+/* Loads report_id.  Missing provider rows read as PENDING.  Returns 0,
+ * APP_ERR_NOT_FOUND (no such report), APP_ERR_UNAVAILABLE, APP_ERR_INTERNAL. */
+int reportwork_load(struct tenant_conn *h, long long report_id,
+    struct reportwork_ctx *out, struct err *e) __attribute__((warn_unused_result));
+
+/* Loads up to REPORTWORK_LOAD_MAX reports of one tenant in one statement:
+ * ids[0..n) into out[0..n); found[i] tells whether ids[i] exists.  The
+ * data of COMPLETED providers is put into data[i * REPORT_PROVIDERS_N + k]
+ * (malloc'd JSON text the caller frees; NULL otherwise).  Returns 0 or an
+ * error (APP_ERR_UNAVAILABLE, APP_ERR_INTERNAL) for all of them. */
+int reportwork_load_many(struct tenant_conn *h, const long long *ids, int n,
+    struct reportwork_ctx *out, bool *found, char **data, struct err *e)
+	__attribute__((warn_unused_result));
+
+/* What reportwork_save() stored: enough, with the context, for the
+ * report.progress event without reading the report again. */
+struct reportwork_saved {
+	int progress;			/* -1: the report is terminal, nothing changed */
+	int64_t created_ms;		/* epoch ms */
+};
+
+/* Stores the provider rows whose bit is set in mask (1 << k), the
+ * provider data data[k] of rows that became COMPLETED (JSON text; NULL
+ * otherwise), sets the report IN_PROGRESS, progress = greatest(progress,
+ * progress) and attempts = greatest(attempts, attempt) — only while the
+ * report is not terminal.  out gets the stored progress (-1 if the report
+ * is terminal: nothing changed) and the report's creation time. */
+int reportwork_save(struct tenant_conn *h, const struct reportwork_ctx *c,
+    unsigned mask, const char *const data[REPORT_PROVIDERS_N], int progress,
+    int attempt, struct reportwork_saved *out, struct err *e)
+	__attribute__((warn_unused_result));
+
+/* The providers' data of report_id (JSON objects, new references put into
+ * out[k]; NULL when a row has none).  Returns 0 or an error (out all NULL). */
+int reportwork_load_data(struct tenant_conn *h, long long report_id,
+    json_object *out[REPORT_PROVIDERS_N], struct err *e)
+	__attribute__((warn_unused_result));
+
+/* The outcome of a terminal transition. */
+struct reportwork_end {
+	bool changed;		/* only the caller whose statement moved the report */
+	int64_t created_ms;	/* epoch ms, when changed */
+	int64_t completed_ms;
+};
+
+/* The terminal transition to COMPLETED with both files, in one statement:
+ * progress 100, completed_at now, files inserted (ON CONFLICT DO NOTHING). */
+int reportwork_complete(struct tenant_conn *h, long long report_id,
+    const struct sbuf *csv, const struct sbuf *json, int attempt,
+    struct reportwork_end *out, struct err *e) __attribute__((warn_unused_result));
+
+/* The terminal transition to FAILED with reason; unfinished provider rows
+ * become FAILED. */
+int reportwork_fail(struct tenant_conn *h, long long report_id,
+    const char *reason, int attempt, struct reportwork_end *out, struct err *e)
+	__attribute__((warn_unused_result));
+
+/* ready_announced = true for ids[0..n) (1..REPORTWORK_LOAD_MAX). */
+int reportwork_mark_ready_announced(struct tenant_conn *h, const long long *ids,
+    int n, struct err *e) __attribute__((warn_unused_result));
+
+/* The reconciler: ids of reports not terminal and not touched for grace_ms
+ * (oldest first), or terminal, not ready_announced and finished more than
+ * grace_ms ago (by id); at most max into ids, count in *n. */
+int reportwork_list_open(struct tenant_conn *h, int grace_ms, int max,
+    long long *ids, int *n, struct err *e) __attribute__((warn_unused_result));
+int reportwork_list_unannounced(struct tenant_conn *h, int grace_ms, int max,
+    long long *ids, int *n, struct err *e) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,444 @@
+/* report-worker: Kafka report.create → Redis job queue → providers →
+ * report files → report.progress / report.ready (worker/README.md).
+ *
+ * One event loop: each turn takes new report.create messages (enqueue,
+ * then commit: at-least-once, enqueue is idempotent), claims due jobs up to
+ * WORKER_CONCURRENCY, drives every provider call through libcurl multi,
+ * extends leases, and now and then runs the reconciler.  SIGTERM/SIGINT:
+ * stop claiming and consuming, let in-flight calls finish until
+ * WORKER_SHUTDOWN_MS, put unfinished jobs back, commit offsets, exit 0.
+ * SIGHUP reopens LOG_FILE. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "clock.h"
+#include "jsonh.h"
+#include "log.h"
+#include "reportwork.h"
+#include "worker.h"
+
+enum { IDLE_WAIT_MS = 100, BUSY_WAIT_MS = 10, HOST_MAX = 64, EVENT_PAYLOAD_MAX = 1024 };
+
+static volatile sig_atomic_t got_stop, got_hup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_stop = 1;
+}
+
+/* ---- Kafka intake ----------------------------------------------------------- */
+
+/* Validates a report.create message into its job id and payload.  -1: bad. */
+static int event_job(const struct kafka_msg *m, char *id, size_t idsz, char *payload,
+    size_t psz)
+{
+	const char *why = NULL;
+	if (m->len > EVENT_PAYLOAD_MAX)
+		return -1;
+	json_object *o = jsonh_parse(m->payload, m->len, 4, &why);
+	if (o == NULL)
+		return -1;
+	int rc = -1;
+	size_t n = 0;
+	const char *t = jsonh_str(o, "tenantID", &n);
+	int64_t rid = 0;
+	if (json_object_is_type(o, json_type_object) && t != NULL && n < TENANT_ID_MAX &&
+	    strlen(t) == n && tenant_id_valid(t) && jsonh_int(o, "reportID", &rid) &&
+	    rid >= 1 && rid <= 2147483647) {
+		int a = snprintf(id, idsz, "%s:%lld", t, (long long)rid);
+		int b = snprintf(payload, psz, "{\"tenantID\":\"%s\",\"reportID\":%lld}", t,
+		    (long long)rid);
+		if (a > 0 && (size_t)a < idsz && b > 0 && (size_t)b < psz)
+			rc = 0;
+	}
+	json_object_put(o);
+	return rc;
+}
+
+/* Puts m's job in the queue.  0: done with m (enqueued, or bad and
+ * skipped); -1: Redis is unavailable, keep m and try again. */
+static int intake_one(struct worker *w, const struct kafka_msg *m)
+{
+	char id[QUEUE_ID_MAX + 1], payload[EVENT_PAYLOAD_MAX];
+	if (event_job(m, id, sizeof id, payload, sizeof payload) != 0) {
+		struct log_line l;
+		log_begin(&l, LOG_WARN, "kafka_bad_message");
+		log_str(&l, "topic", m->topic);
+		log_int(&l, "partition", m->partition);
+		log_int(&l, "offset", (long long)m->offset);
+		log_end(&l);
+		w->st.bad_messages++;
+		return 0;
+	}
+	bool created = false;
+	struct err e;
+	err_clear(&e);
+	int rc = queue_enqueue(w->q, id, payload, 0, w->cfg->queue_max_attempts, &created, &e);
+	if (rc == APP_ERR_UNAVAILABLE) {
+		log_kv(LOG_WARN, "job_enqueue_failed", "job", id, "detail", e.detail, NULL);
+		return -1;
+	}
+	if (rc != 0) {
+		log_kv(LOG_WARN, "job_enqueue_refused", "job", id, "detail", e.detail, NULL);
+		return 0;
+	}
+	if (created)
+		w->st.enqueued++;
+	else
+		w->st.duplicates++;
+	log_kv(LOG_INFO, created ? "job_enqueued" : "job_duplicate", "job", id, NULL);
+	w->next_claim_ms = 0;
+	return 0;
+}
+
+static void consumer_reset(struct worker *w)
+{
+	kafka_consumer_free(w->cons);
+	w->cons = NULL;
+	w->uncommitted = false;
+}
+
+static int consumer_open(struct worker *w)
+{
+	struct kafka_consumer_opts o;
+	kafka_consumer_opts_init(&o, w->cfg, "earliest");
+	o.client_id = "report-worker";
+	const char *topics[] = { KAFKA_TOPIC_CREATE };
+	struct err e;
+	err_clear(&e);
+	w->cons = kafka_consumer_new(w->cfg->kafka_brokers, WORKER_GROUP, topics, 1, &o, &e);
+	if (w->cons == NULL) {
+		log_kv(LOG_ERROR, "kafka_consumer_failed", "detail", e.detail, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static void commit(struct worker *w, bool sync)
+{
+	if (!w->uncommitted || w->held != NULL || w->cons == NULL)
+		return;
+	struct err e;
+	err_clear(&e);
+	if (kafka_consumer_commit(w->cons, NULL, sync, &e) == 0)
+		w->uncommitted = false;
+	else
+		log_kv(LOG_WARN, "kafka_commit_failed", "detail", e.detail, NULL);
+}
+
+/* Handles first (may be NULL) and whatever else is waiting, without
+ * blocking; commits what was enqueued. */
+static void intake(struct worker *w, struct kafka_msg *first, int64_t now)
+{
+	if (w->held != NULL) {
+		if (now < w->held_retry_ms) {
+			kafka_msg_free(first);	/* not reached: no poll while held */
+			return;
+		}
+		if (intake_one(w, w->held) != 0) {
+			w->held_retry_ms = now + 200;
+			kafka_msg_free(first);
+			return;
+		}
+		kafka_msg_free(w->held);
+		w->held = NULL;
+		w->uncommitted = true;
+	}
+	struct kafka_msg *m = first;
+	for (int i = 0; i < WORKER_INTAKE_BATCH; i++) {
+		if (m == NULL) {
+			struct err e;
+			err_clear(&e);
+			if (w->cons == NULL || kafka_consumer_poll(w->cons, 0, &m, &e) != 0) {
+				if (w->cons != NULL) {
+					log_kv(LOG_ERROR, "kafka_consumer_fatal", "detail", e.detail, NULL);
+					consumer_reset(w);
+				}
+				break;
+			}
+			if (m == NULL)
+				break;
+		}
+		if (intake_one(w, m) != 0) {
+			w->held = m;
+			w->held_retry_ms = now + 200;
+			break;
+		}
+		kafka_msg_free(m);
+		m = NULL;
+		w->uncommitted = true;
+	}
+	commit(w, false);
+}
+
+/* ---- set-up --------------------------------------------------------------- */
+
+static int make_id(struct worker *w)
+{
+	if (w->cfg->worker_id[0] != '\0') {
+		snprintf(w->id, sizeof w->id, "%s", w->cfg->worker_id);	/* <= 40 */
+	} else {
+		char host[HOST_MAX] = "worker";
+		if (gethostname(host, sizeof host) != 0)
+			snprintf(host, sizeof host, "worker");
+		host[sizeof host - 1] = '\0';
+		for (char *p = host; *p; p++)
+			if (*p <= ' ' || *p > '~')
+				*p = '_';
+		if (snprintf(w->id, sizeof w->id, "%.40s-%ld", host, (long)getpid()) >=
+		    (int)sizeof w->id)
+			return -1;
+	}
+	return 0;
+}
+
+static int load_policies(struct worker *w)
+{
+	const struct config *c = w->cfg;
+	const char *per[REPORT_PROVIDERS_N] = {
+		c->provider_policy_credit_bureau, c->provider_policy_tax_authority,
+		c->provider_policy_property_registry,
+	};
+	static const char *const names[REPORT_PROVIDERS_N] = {
+		"PROVIDER_POLICY_CREDIT_BUREAU", "PROVIDER_POLICY_TAX_AUTHORITY",
+		"PROVIDER_POLICY_PROPERTY_REGISTRY",
+	};
+	_Static_assert(REPORT_PROVIDERS_N == 3, "one policy variable per provider");
+	char err[160];
+	for (int k = 0; k < REPORT_PROVIDERS_N; k++) {
+		policy_default(&w->policy[k]);
+		if (policy_parse(c->worker_provider_policy, &w->policy[k], err, sizeof err) != 0) {
+			fprintf(stderr, "report-worker: WORKER_PROVIDER_POLICY: %s\n", err);
+			return -1;
+		}
+		if (policy_parse(per[k], &w->policy[k], err, sizeof err) != 0) {
+			fprintf(stderr, "report-worker: %s: %s\n", names[k], err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int setup(struct worker *w)
+{
+	const struct config *c = w->cfg;
+	size_t bl = strlen(c->providers_base_url);
+	while (bl > 0 && c->providers_base_url[bl - 1] == '/')
+		bl--;
+	if (strncmp(c->providers_base_url, "http://", 7) != 0 &&
+	    strncmp(c->providers_base_url, "https://", 8) != 0) {
+		fprintf(stderr, "report-worker: PROVIDERS_BASE_URL must be http:// or https://\n");
+		return -2;
+	}
+	if (snprintf(w->base_url, sizeof w->base_url, "%.*s", (int)bl,
+	    c->providers_base_url) >= (int)sizeof w->base_url)
+		return -1;
+	if (load_policies(w) != 0)
+		return -2;
+	if (make_id(w) != 0)
+		return -1;
+	reportevent_signer_from_cfg(&w->signer, c);
+
+	char errbuf[256];
+	w->keys = crypto_keys_from_cfg(c, errbuf, sizeof errbuf);
+	if (w->keys == NULL) {
+		fprintf(stderr, "report-worker: %s\n", errbuf);
+		return -1;
+	}
+	w->master = db_new(c->master_db_url, c->dep_timeout_ms, "report-worker");
+	struct tenant_cache_opts to;
+	tenant_cache_opts_from_cfg(&to, c, w->keys);
+	to.app_name = "report-worker";
+	w->tenants = tenant_cache_new(w->master, &to);
+
+	struct err e;
+	err_clear(&e);
+	struct queue_opts qo;
+	queue_opts_init(&qo, c);
+	/* Redis may still be starting: the queue reconnects by itself later. */
+	int64_t deadline = clock_mono_ms() + 10 * (int64_t)c->dep_timeout_ms;
+	while ((w->q = queue_new(&qo, &e)) == NULL) {
+		if (e.code != APP_ERR_UNAVAILABLE || clock_mono_ms() > deadline || got_stop) {
+			log_kv(LOG_ERROR, "queue_unavailable", "detail", e.detail, NULL);
+			return -1;
+		}
+		usleep(200 * 1000);
+	}
+	struct kafka_producer_opts po = { .client_id = "report-worker", .linger_ms = -1 };
+	w->prod = kafka_producer_new_opts(c->kafka_brokers, &po, &e);
+	if (w->prod == NULL) {
+		log_kv(LOG_ERROR, "kafka_producer_failed", "detail", e.detail, NULL);
+		return -1;
+	}
+	if (consumer_open(w) != 0)
+		return -1;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || proc_init(w) != 0) {
+		log_kv(LOG_ERROR, "curl_init_failed", NULL);
+		return -1;
+	}
+	w->next_recon_ms = clock_mono_ms() + c->reconcile_interval_ms / 4;
+	return 0;
+}
+
+static void teardown(struct worker *w)
+{
+	proc_clear(w);
+	if (w->multi != NULL)
+		curl_global_cleanup();
+	kafka_msg_free(w->held);
+	kafka_consumer_free(w->cons);
+	kafka_producer_free(w->prod);
+	if (w->lock != NULL)
+		redisFree(w->lock);
+	queue_free(w->q);
+	tenant_cache_free(w->tenants);
+	db_free(w->master);
+	crypto_keys_free(w->keys);
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+static void log_stats(const struct worker *w, const char *ev)
+{
+	struct log_line l;
+	log_begin(&l, LOG_INFO, ev);
+	log_int(&l, "claimed", (long long)w->st.claimed);
+	log_int(&l, "completed", (long long)w->st.completed);
+	log_int(&l, "failed", (long long)w->st.failed);
+	log_int(&l, "retried", (long long)w->st.retried);
+	log_int(&l, "lost", (long long)w->st.lost);
+	log_int(&l, "enqueued", (long long)w->st.enqueued);
+	log_int(&l, "duplicates", (long long)w->st.duplicates);
+	log_int(&l, "bad_messages", (long long)w->st.bad_messages);
+	log_int(&l, "http_requests", (long long)w->st.http_requests);
+	log_int(&l, "reconciled", (long long)w->st.reconciled);
+	log_int(&l, "reannounced", (long long)w->st.reannounced);
+	log_end(&l);
+}
+
+static void run(struct worker *w)
+{
+	int64_t stop_deadline = 0, next_janitor = 0, next_consumer_retry = 0;
+	for (;;) {
+		int64_t now = clock_mono_ms();
+		if (got_hup) {
+			got_hup = 0;
+			if (log_reopen() != 0)
+				log_kv(LOG_WARN, "log_reopen_failed", NULL);
+			else
+				log_kv(LOG_INFO, "log_reopened", NULL);
+		}
+		if (got_stop && !w->stopping) {
+			w->stopping = true;
+			stop_deadline = now + w->cfg->worker_shutdown_ms;
+			log_kv(LOG_INFO, "worker_stopping", NULL);
+			proc_begin_stop(w);
+		}
+		if (w->stopping) {
+			proc_step(w, now);
+			proc_flush_ready(w);
+			if (!proc_busy(w))
+				break;
+			if (now >= stop_deadline) {
+				proc_abandon(w);
+				proc_flush_ready(w);
+				break;
+			}
+			proc_extend(w, now);
+			int64_t t = proc_timeout(w, now, BUSY_WAIT_MS);
+			curl_multi_poll(w->multi, NULL, 0, (int)t, NULL);
+			continue;
+		}
+		if (w->cons == NULL && now >= next_consumer_retry) {
+			if (consumer_open(w) != 0)
+				next_consumer_retry = now + 1000;
+		}
+		intake(w, NULL, now);
+		proc_claim(w, now);
+		proc_step(w, now);
+		proc_extend(w, now);
+		recon_maybe_run(w, now);
+		proc_flush_ready(w);
+		if (now >= next_janitor) {
+			tenant_cache_janitor(w->tenants, 0);
+			next_janitor = now + 1000;
+		}
+		now = clock_mono_ms();
+		int64_t cap = w->http_running > 0 ? BUSY_WAIT_MS : IDLE_WAIT_MS;
+		if (w->next_recon_ms - now < cap)
+			cap = w->next_recon_ms - now < 0 ? 0 : w->next_recon_ms - now;
+		int64_t t = proc_timeout(w, now, cap);
+		if (t <= 0)
+			continue;
+		if (w->http_running == 0 && w->cons != NULL && w->held == NULL) {
+			/* Idle: block in Kafka, which is what wakes us. */
+			struct kafka_msg *m = NULL;
+			struct err e;
+			err_clear(&e);
+			if (kafka_consumer_poll(w->cons, (int)t, &m, &e) != 0) {
+				log_kv(LOG_ERROR, "kafka_consumer_fatal", "detail", e.detail, NULL);
+				consumer_reset(w);
+			} else if (m != NULL) {
+				intake(w, m, clock_mono_ms());
+			}
+		} else {
+			curl_multi_poll(w->multi, NULL, 0, (int)t, NULL);
+		}
+	}
+	commit(w, true);
+	if (w->cons != NULL) {
+		struct err e;
+		err_clear(&e);
+		if (kafka_consumer_close(w->cons, &e) != 0)
+			log_kv(LOG_WARN, "kafka_close_failed", "detail", e.detail, NULL);
+	}
+}
+
+int main(void)
+{
+	cfg_load_or_exit(CFG_WORKER);
+	const struct config *c = cfg();
+	log_init("worker", (enum log_level)c->log_level);
+	if (c->log_file[0] != '\0' && log_open(c->log_file) != 0) {
+		fprintf(stderr, "report-worker: cannot open LOG_FILE %s\n", c->log_file);
+		return 2;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	static struct worker w;
+	w.cfg = c;
+	int rc = setup(&w);
+	if (rc != 0) {
+		rc = rc == -2 ? 2 : 1;
+		goto out;
+	}
+	struct log_line l;
+	log_begin(&l, LOG_INFO, "worker_started");
+	log_str(&l, "worker", w.id);
+	log_int(&l, "concurrency", c->worker_concurrency);
+	log_int(&l, "poll_interval_ms", c->queue_poll_interval_ms);
+	log_int(&l, "max_attempts", c->queue_max_attempts);
+	log_int(&l, "lease_ms", c->queue_lease_ms);
+	log_end(&l);
+	run(&w);
+	log_stats(&w, "worker_stopped");
+	rc = 0;
+out:
+	teardown(&w);
+	return rc;
+}

@@ -1,0 +1,139 @@
+/* worker: the report-worker daemon's shared state (worker/README.md).
+ *
+ * One thread, one event loop: the Kafka consumer (report.create → Redis
+ * queue), the processor (claimed jobs → provider calls over libcurl multi →
+ * tenant database → events) and the reconciler all run from main.c's loop.
+ * Redis and PostgreSQL calls are synchronous and bounded by DEP_TIMEOUT_MS. */
+#ifndef WORKER_WORKER_H
+#define WORKER_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <hiredis.h>
+
+#include "cfg.h"
+#include "crypto.h"
+#include "db.h"
+#include "kafka.h"
+#include "queue.h"
+#include "reportdef.h"
+#include "reportevent.h"
+#include "tenant.h"
+
+#include "policy.h"
+
+enum {
+	WORKER_CLAIM_BATCH = 256,	/* most jobs one queue_claim() asks for */
+	WORKER_INTAKE_BATCH = 256,	/* most Kafka messages per loop turn */
+	WORKER_URL_MAX = 1024,
+};
+
+#define WORKER_GROUP "report-workers"
+
+struct job;
+struct call;
+
+/* A report.ready produced this loop turn, confirmed by proc_flush_ready(). */
+struct ready_item {
+	char tenant[TENANT_ID_MAX];
+	long long report_id;
+};
+
+struct worker_stats {
+	unsigned long claimed, completed, failed, retried, lost, enqueued,
+	    duplicates, bad_messages, http_requests, reconciled, reannounced;
+};
+
+struct worker {
+	const struct config *cfg;
+	char id[QUEUE_WORKER_MAX + 1];
+	char base_url[WORKER_URL_MAX];	/* PROVIDERS_BASE_URL without trailing / */
+	struct policy policy[REPORT_PROVIDERS_N];
+	struct reportevent_signer signer;
+
+	struct queue *q;
+	struct db *master;
+	struct crypto_keys *keys;
+	struct tenant_cache *tenants;
+	struct kafka_producer *prod;
+	struct kafka_consumer *cons;
+	struct kafka_msg *held;		/* consumed, enqueue failed: retried first */
+	int64_t held_retry_ms;
+	bool uncommitted;		/* messages enqueued but not committed */
+	redisContext *lock;		/* the reconciler's lock connection */
+	int64_t lock_retry_ms;
+
+	CURLM *multi;
+	struct curl_slist *json_hdrs;
+	CURL **easy_pool;		/* idle easy handles for reuse */
+	int easy_free;
+	int http_running;
+	uint64_t rnd;			/* xorshift state for jitter */
+
+	struct job *jobs;		/* held jobs (doubly linked) */
+	int njobs;
+	struct call *ready_head, *ready_tail;	/* calls due now, FIFO */
+	struct call *delayed;		/* calls waiting for a backoff */
+
+	struct ready_item *ready;	/* report.ready produced, not confirmed */
+	int nready, ready_cap;
+
+	struct queue_job *claim_buf;	/* WORKER_CLAIM_BATCH */
+	int64_t next_claim_ms;		/* monotonic */
+	int64_t next_extend_ms;
+	int64_t next_recon_ms;
+	bool stopping;
+	struct worker_stats st;
+};
+
+/* ---- proc.c: the processor ---- */
+
+/* Sets up libcurl multi.  Returns 0 or -1 (logged). */
+int proc_init(struct worker *w) __attribute__((warn_unused_result));
+void proc_clear(struct worker *w);
+
+/* Claims due jobs when there is room and it is time. */
+void proc_claim(struct worker *w, int64_t now);
+
+/* Starts due calls, drives transfers, finishes attempts. */
+void proc_step(struct worker *w, int64_t now);
+
+/* Extends leases that are about to end; drops jobs whose lease is lost. */
+void proc_extend(struct worker *w, int64_t now);
+
+/* Milliseconds the loop may sleep before the processor needs it (0..cap). */
+int64_t proc_timeout(struct worker *w, int64_t now, int64_t cap);
+
+/* SIGTERM: calls not started yet end their attempt now. */
+void proc_begin_stop(struct worker *w);
+
+/* The deadline passed: aborts transfers, puts held jobs back (due now). */
+void proc_abandon(struct worker *w);
+
+/* True while any job is held. */
+bool proc_busy(const struct worker *w);
+
+/* Reads report_id of h's tenant and produces its event on report.progress
+ * and, when ready is true, on report.ready (confirmed by the next
+ * proc_flush_ready()).  Returns 0 or an error (logged). */
+int proc_announce(struct worker *w, struct tenant_conn *h, long long report_id,
+    bool ready);
+
+/* Produces the event JSON ev of tenant's report_id as proc_announce() does. */
+int proc_announce_json(struct worker *w, const char *tenant, long long report_id,
+    const char *ev, size_t len, bool ready);
+
+/* Waits (DEP_TIMEOUT_MS at most) until every report.ready produced so far
+ * is delivered, then sets ready_announced for them, one statement per
+ * tenant.  When Kafka does not confirm in time they stay unannounced and
+ * the reconciler sends them again. */
+void proc_flush_ready(struct worker *w);
+
+/* ---- recon.c: the reconciler ---- */
+
+/* Runs one pass if it is time and this worker gets the lock. */
+void recon_maybe_run(struct worker *w, int64_t now);
+
+#endif
