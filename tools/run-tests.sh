@@ -234,7 +234,7 @@ run_integration() {
 
 # README's configuration table must name every setting the programs read.
 readme_lists_settings() {
-	local missing=()
+	local missing=() name
 	for name in $(bin/reportsvc-admin config-doc | sed -n 's/^| `\([A-Z0-9_]*\)`.*/\1/p'); do
 		grep -q "\`$name\`" README.md || missing+=("$name")
 	done
