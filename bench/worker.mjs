@@ -203,7 +203,8 @@ async function phaseB() {
 }
 
 async function phaseD() {
-	const w = startWorker(base, 'bench-d');
+	// The worker must hold as many jobs as arrive during one job's life.
+	const w = startWorker({ ...base, WORKER_CONCURRENCY: process.env.BENCH_D_CONCURRENCY ?? '2000' }, 'bench-d');
 	await waitWorkerReady('bench-d');
 	const b = maxIds();
 	const s0 = procStat(w.pid);
