@@ -30,6 +30,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "relay.h"
+#include "proc.h"
 
 enum {
 	SWEEP_MS = 100,		/* timers: init timeout, expiry, pings, signals */
@@ -324,15 +325,7 @@ int main(void)
 		return 1;
 	}
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	proc_on_signals(on_signal);
 
 	rlim_t nofile = raise_nofile();
 	rlim_t want = (rlim_t)relay_g.max_conns + FD_SPARE;

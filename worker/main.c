@@ -20,6 +20,7 @@
 #include "log.h"
 #include "reportwork.h"
 #include "worker.h"
+#include "proc.h"
 
 enum { IDLE_WAIT_MS = 100, BUSY_WAIT_MS = 10, HOST_MAX = 64, EVENT_PAYLOAD_MAX = 1024 };
 
@@ -410,15 +411,7 @@ int main(void)
 		fprintf(stderr, "report-worker: cannot open LOG_FILE %s\n", c->log_file);
 		return 2;
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	proc_on_signals(on_signal);
 
 	static struct worker w;
 	w.cfg = c;
