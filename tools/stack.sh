@@ -426,7 +426,7 @@ cmd_status() {
 			state="stopped"
 			rc=3
 		fi
-		printf '%-6s %s\n' "$c" "$state"
+		printf '%-10s %s\n' "$c" "$state"
 	done
 	return $rc
 }
