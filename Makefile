@@ -140,7 +140,8 @@ migrate: all
 # differs from gcc's, which the normal build holds to -Werror.
 FUZZ_SECS ?= 300
 FUZZ_DIR := build/fuzz
-FUZZERS := $(FUZZ_DIR)/fuzz_gql_parse $(FUZZ_DIR)/fuzz_http_decode
+FUZZERS := $(FUZZ_DIR)/fuzz_gql_parse $(FUZZ_DIR)/fuzz_http_decode \
+	$(FUZZ_DIR)/fuzz_tokens
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
 	-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Ilib -Icgi \
 	-Itests/unit $(PKG_CFLAGS)
@@ -151,6 +152,11 @@ $(FUZZ_DIR)/fuzz_gql_parse: tests/fuzz/fuzz_gql_parse.c $(LIB_SRC)
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -ldl -lm
 
 $(FUZZ_DIR)/fuzz_http_decode: tests/fuzz/fuzz_http_decode.c cgi/gqlhttp.c $(LIB_SRC)
+	@mkdir -p $(@D)
+	@echo "  FUZZ    $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -ldl -lm
+
+$(FUZZ_DIR)/fuzz_tokens: tests/fuzz/fuzz_tokens.c $(LIB_SRC)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -ldl -lm

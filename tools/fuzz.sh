@@ -29,4 +29,5 @@ for f in tests/graphql/corpus/*.graphql; do
 done
 run fuzz_gql_parse "$seeds"
 run fuzz_http_decode tests/fuzz/seeds/http
+run fuzz_tokens tests/fuzz/seeds/tokens
 exit $rc

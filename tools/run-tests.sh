@@ -249,8 +249,9 @@ run_docs() {
 }
 
 run_fuzz() {
-	if [[ -x build/fuzz/fuzz_gql_parse && -x build/fuzz/fuzz_http_decode ]]; then
-		check "fuzz/short-run" tools/fuzz.sh "${FUZZ_TEST_SECS:-15}"
+	if [[ -x build/fuzz/fuzz_gql_parse && -x build/fuzz/fuzz_http_decode &&
+	    -x build/fuzz/fuzz_tokens ]]; then
+		check "fuzz/short-run" tools/fuzz.sh "${FUZZ_TEST_SECS:-10}"
 	else
 		check "fuzz/built" false
 	fi
