@@ -43,10 +43,10 @@ mock-providers_SRC := $(wildcard providers/*.c)
 reportsvc-admin_SRC := tools/admin.c
 kafka-mock_SRC := tools/kafka-mock.c
 gql-tool_SRC := tools/gql-tool.c
-fcgi-hello_SRC := bench/fcgi_hello.c
+fcgi-hello_SRC := bench/fcgi_hello.c bench/fcgi_pool.c
 bench-gql_SRC := bench/gql_cpu.c
 bench-bcrypt_SRC := bench/bcrypt_ceiling.c
-fcgi-select_SRC := bench/fcgi_select.c
+fcgi-select_SRC := bench/fcgi_select.c bench/fcgi_pool.c
 
 PROG_BINS := $(foreach p,$(PROGS),$(if $(wildcard $($(p)_SRC)),$(BIN)/$(p)))
 

@@ -7,26 +7,24 @@
  *   fcgi-select '<libpq conninfo of the tenant database>' <report id>
  *
  * (the password may come from PGPASSWORD, which libpq reads itself). */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <fcgiapp.h>
 #include <libpq-fe.h>
 
-#include "cfg.h"
+#include "fcgi_pool.h"
 
 enum { BODY_MAX = 256, HEAD_MAX = 160, DRAIN_CHUNK = 4096 };
 
 static const char sql[] = "SELECT id, status, progress FROM reports WHERE id = $1::int";
 
-static int serve(int fd, const char *conninfo, const char *report_id)
+/* argv[1]: the conninfo, argv[2]: the report id. */
+static int serve(int fd, void *arg)
 {
+	char **argv = arg;
+	const char *conninfo = argv[1], *report_id = argv[2];
 	PGconn *pg = PQconnectdb(conninfo);
 	if (PQstatus(pg) != CONNECTION_OK) {
 		fprintf(stderr, "fcgi-select: connect: %s", PQerrorMessage(pg));
@@ -75,60 +73,11 @@ static int serve(int fd, const char *conninfo, const char *report_id)
 	return 0;
 }
 
-static volatile sig_atomic_t stop;
-
-static void on_term(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
 		fprintf(stderr, "usage: fcgi-select CONNINFO REPORT_ID\n");
 		return 2;
 	}
-	cfg_load_or_exit(CFG_CGI);
-	const struct config *c = cfg();
-	if (FCGX_Init() != 0)
-		return 1;
-	unlink(c->fcgi_socket);
-	int fd = FCGX_OpenSocket(c->fcgi_socket, 1024);
-	if (fd < 0) {
-		perror("FCGX_OpenSocket");
-		return 1;
-	}
-	if (chmod(c->fcgi_socket, 0660) != 0)
-		perror("chmod");
-	/* No SA_RESTART: wait() must return when SIGTERM arrives. */
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	pid_t kids[256];
-	int nkids = 0;
-	for (int i = 0; i < c->fcgi_workers && nkids < 256; i++) {
-		pid_t pid = fork();
-		if (pid == 0) {
-			signal(SIGTERM, SIG_DFL);
-			signal(SIGINT, SIG_DFL);
-			_exit(serve(fd, argv[1], argv[2]));
-		}
-		if (pid > 0)
-			kids[nkids++] = pid;
-	}
-	while (!stop)
-		if (wait(NULL) < 0 && errno != EINTR)
-			break;
-	/* Only our own workers, by pid (not the process group, which the
-	 * calling script shares). */
-	for (int i = 0; i < nkids; i++)
-		kill(kids[i], SIGTERM);
-	while (wait(NULL) > 0)
-		;
-	unlink(c->fcgi_socket);
-	return 0;
+	return fcgi_pool_run(serve, argv);
 }

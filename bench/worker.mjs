@@ -14,10 +14,10 @@
 //      the worker's RSS.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePorts, readEnvFile, sleep } from '../tests/integration/lib.mjs';
 
 const run = promisify(execFile);
 const REPO = process.env.REPO ?? process.cwd();
@@ -34,27 +34,7 @@ const PG = { user: process.env.PG_USER ?? 'postgres', password: process.env.PG_P
 let ENV, VAR, BASE, SECRETS, STACKENV;
 const users = [];	// { tenant, db, token, uid }
 
-async function freePorts(n) {
-	const servers = [], ports = [];
-	for (let i = 0; i < n; i++) {
-		const s = net.createServer();
-		await new Promise(r => s.listen(0, '127.0.0.1', r));
-		servers.push(s);
-		ports.push(s.address().port);
-	}
-	await Promise.all(servers.map(s => new Promise(r => s.close(r))));
-	return ports;
-}
 const stack = (args, extra = {}) => run(STACK, args, { env: { ...ENV, ...extra }, cwd: REPO });
-const sleep = ms => new Promise(r => setTimeout(r, ms));
-function readEnvFile(f) {
-	const out = {};
-	for (const line of readFileSync(f, 'utf8').split('\n')) {
-		const m = /^([A-Z0-9_]+)=(.*)$/.exec(line);
-		if (m) out[m[1]] = m[2];
-	}
-	return out;
-}
 async function gql(query, { token, variables, headers = {} } = {}) {
 	const h = { 'content-type': 'application/json', ...headers };
 	if (token) h.authorization = `Bearer ${token}`;

@@ -152,8 +152,14 @@ struct kafka_producer *deps_kafka(struct deps *d, struct err *e)
 	return d->kafka;
 }
 
+enum { TICK_MS = 1000 };
+
 void deps_tick(struct deps *d)
 {
+	int64_t now = clock_mono_ms();
+	if (now - d->tick_ms < TICK_MS)
+		return;
+	d->tick_ms = now;
 	tenant_cache_janitor(d->tenants, 0);
 	if (d->kafka != NULL)
 		kafka_producer_poll(d->kafka, 0);

@@ -38,6 +38,7 @@ struct deps {
 	struct backoff redis_bo;
 	struct kafka_producer *kafka;
 	struct backoff kafka_bo;
+	int64_t tick_ms;		/* last deps_tick() that did work */
 };
 
 /* Sets d up from cfg(); connects nothing yet.  Returns 0, or -1 with a
@@ -65,7 +66,8 @@ void deps_redis_broken(struct deps *d);
 struct kafka_producer *deps_kafka(struct deps *d, struct err *e)
 	__attribute__((warn_unused_result));
 
-/* Housekeeping between requests: closes idle tenant connections. */
+/* Housekeeping between requests, at most once a second: closes idle
+ * tenant connections, serves the Kafka producer's callbacks. */
 void deps_tick(struct deps *d);
 
 #endif

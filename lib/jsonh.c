@@ -64,11 +64,6 @@ bool jsonh_int(json_object *o, const char *key, int64_t *out)
 	return true;
 }
 
-json_object *jsonh_str_or_null(const char *s)
-{
-	return s != NULL ? json_object_new_string(s) : NULL;
-}
-
 const char *jsonh_text(json_object *o, size_t *len)
 {
 	size_t n = 0;

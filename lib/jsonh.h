@@ -31,9 +31,6 @@ json_object *jsonh_obj(json_object *o, const char *key);
 /* Member key of o if it is an integer (not a float, string or bool). */
 bool jsonh_int(json_object *o, const char *key, int64_t *out);
 
-/* A new string, or NULL (JSON null) if s is NULL. */
-json_object *jsonh_str_or_null(const char *s);
-
 /* Compact text of o (no escaped slashes), owned by o. */
 const char *jsonh_text(json_object *o, size_t *len);
 

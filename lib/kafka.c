@@ -439,7 +439,6 @@ void kafka_producer_free(struct kafka_producer *p)
 
 struct kafka_consumer {
 	rd_kafka_t *rk;
-	rd_kafka_topic_t *ping_rkt;
 	bool fatal;
 	bool closed;
 };
@@ -533,13 +532,6 @@ struct kafka_consumer *kafka_consumer_new(const char *brokers,
 	if (re != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		(void)err_set(e, APP_ERR_INTERNAL, "event bus misconfigured",
 		    "kafka consumer queues: %s", rd_kafka_err2str(re));
-		goto fail;
-	}
-	c->ping_rkt = rd_kafka_topic_new(c->rk, topics[0], NULL);
-	if (c->ping_rkt == NULL) {
-		(void)err_set(e, APP_ERR_INTERNAL, "event bus misconfigured",
-		    "kafka consumer topic handle: %s",
-		    rd_kafka_err2str(rd_kafka_last_error()));
 		goto fail;
 	}
 	subs = rd_kafka_topic_partition_list_new((int)n);
@@ -657,11 +649,6 @@ int kafka_consumer_commit(struct kafka_consumer *c, const struct kafka_msg *m,
 	    (int)m->partition, (long long)m->offset, rd_kafka_err2str(re));
 }
 
-int kafka_consumer_ping(struct kafka_consumer *c, int timeout_ms, struct err *e)
-{
-	return ping_topic(c->rk, c->ping_rkt, timeout_ms, e);
-}
-
 int kafka_consumer_close(struct kafka_consumer *c, struct err *e)
 {
 	if (c->closed || c->rk == NULL)
@@ -686,8 +673,6 @@ void kafka_consumer_free(struct kafka_consumer *c)
 		if (kafka_consumer_close(c, &e) != 0)
 			c->closed = true;
 	}
-	if (c->ping_rkt != NULL)
-		rd_kafka_topic_destroy(c->ping_rkt);
 	if (c->rk != NULL)
 		rd_kafka_destroy(c->rk);
 	free(c);

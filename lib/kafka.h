@@ -169,10 +169,6 @@ int kafka_consumer_commit(struct kafka_consumer *c, const struct kafka_msg *m,
 int kafka_consumer_close(struct kafka_consumer *c, struct err *e)
 	__attribute__((warn_unused_result));
 
-/* kafka_ping() for a consumer's connection (the relay's /healthz). */
-int kafka_consumer_ping(struct kafka_consumer *c, int timeout_ms, struct err *e)
-	__attribute__((warn_unused_result));
-
 /* Closes (if not closed yet, errors logged) and frees c.  NULL is a no-op. */
 void kafka_consumer_free(struct kafka_consumer *c);
 

@@ -292,17 +292,6 @@ static const struct tenant_stmt st_load_many = {
 	1, false,
 };
 
-static const struct tenant_stmt st_load = {
-	"work_load",
-	"SELECT r.status, r.owner_id, r.progress, u.tax_id, p.provider, p.status,"
-	" p.attempts, CASE WHEN p.status = 'PROCESSING' THEN p.data->>'jobID' END,"
-	" p.last_error"
-	" FROM reports r JOIN users u ON u.id = r.owner_id"
-	" LEFT JOIN report_providers p ON p.report_id = r.id"
-	" WHERE r.id = $1::int",
-	1, false,
-};
-
 /* Provider rows come as a JSON array (escaped by sbuf_json_str), so the
  * statement is constant whatever the number of rows. */
 static const struct tenant_stmt st_save = {
@@ -507,31 +496,6 @@ out:
 	PQclear(r);
 	sbuf_clear(&arr);
 	return rc;
-}
-
-int reportwork_load(struct tenant_conn *h, long long report_id,
-    struct reportwork_ctx *out, struct err *e)
-{
-	char id[NUM_MAX];
-	if (fmt_num(id, sizeof id, report_id) != 0)
-		return err_set(e, APP_ERR_INTERNAL, "internal error", "bad id");
-	const char *params[] = { id };
-	PGresult *r = tenant_exec_prepared(h, &st_load, params, e);
-	if (r == NULL)
-		return e->code;
-	if (PQnfields(r) != 9)
-		return bad_shape(r, "work_load", e);
-	int rows = PQntuples(r);
-	if (rows == 0) {
-		PQclear(r);
-		return err_set(e, APP_ERR_NOT_FOUND, "report not found",
-		    "report %lld does not exist", report_id);
-	}
-	ctx_init(out, report_id, r, 0);
-	for (int i = 0; i < rows; i++)
-		ctx_add(out, r, i);
-	PQclear(r);
-	return 0;
 }
 
 int reportwork_save(struct tenant_conn *h, const struct reportwork_ctx *c,

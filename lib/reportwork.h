@@ -120,11 +120,6 @@ struct reportwork_ctx {
 	struct reportwork_provider p[REPORT_PROVIDERS_N];	/* reportdef order */
 };
 
-/* Loads report_id.  Missing provider rows read as PENDING.  Returns 0,
- * APP_ERR_NOT_FOUND (no such report), APP_ERR_UNAVAILABLE, APP_ERR_INTERNAL. */
-int reportwork_load(struct tenant_conn *h, long long report_id,
-    struct reportwork_ctx *out, struct err *e) __attribute__((warn_unused_result));
-
 /* Loads up to REPORTWORK_LOAD_MAX reports of one tenant in one statement:
  * ids[0..n) into out[0..n); found[i] tells whether ids[i] exists.  The
  * data of COMPLETED providers is put into data[i * REPORT_PROVIDERS_N + k]

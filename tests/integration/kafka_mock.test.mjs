@@ -13,13 +13,14 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, access } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort, sleep, waitFor as waitUntil } from './lib.mjs';
 
 const BIN = process.env.KAFKA_MOCK_BIN;
 const POLL_MS = 50;
 const WAIT_MS = 10000;
+const waitFor = (what, fn) => waitUntil(what, fn, WAIT_MS, POLL_MS);
 const TOPICS = ['report.create', 'report.progress', 'report.ready'];
 const PARTITIONS = 3;
 
@@ -33,7 +34,6 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function exists(p) {
   try {
@@ -44,34 +44,7 @@ async function exists(p) {
   }
 }
 
-// Polls fn every POLL_MS until it returns a truthy value or WAIT_MS pass.
-async function waitFor(what, fn) {
-  const deadline = Date.now() + WAIT_MS;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(POLL_MS);
-  }
-  throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what}` +
-    (last ? `: ${last.message}` : ''));
-}
 
-// A port free right now on loopback (the kernel picks it).
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
 
 function run(cmd, args, { input, timeout = WAIT_MS } = {}) {
   return new Promise((res, rej) => {

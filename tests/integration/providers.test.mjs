@@ -14,11 +14,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
+import { freePort, sleep, waitFor as waitUntil } from './lib.mjs';
 
 const BIN = resolve(process.env.BIN_DIR ?? 'bin', 'mock-providers');
 const WAIT_MS = 15000;
+const waitFor = (what, fn, ms = WAIT_MS) => waitUntil(what, fn, ms, POLL_MS);
 const POLL_MS = 50;
 const PROVIDERS = ['credit-bureau', 'tax-authority', 'property-registry'];
 // Tax IDs used below; none may ever appear in a log line.
@@ -32,34 +33,8 @@ after(async () => {
   }
 });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(what, fn, ms = WAIT_MS) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(POLL_MS);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}` +
-    (last ? `: ${last.message}` : ''));
-}
 
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
 
 // Resolves once the process exited and its output is all read ('close').
 function exited(proc) {

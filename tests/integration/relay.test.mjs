@@ -14,13 +14,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { readFile, rename } from 'node:fs/promises';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
 import { createTenant, dataSource, gql, signUp, tokenFor } from './gql.mjs';
+import { freePort } from './lib.mjs';
 
 const WS_URL = `ws://127.0.0.1:${process.env.HTTP_PORT ?? 3000}/graphql`;
 const PROTO = 'graphql-transport-ws';
@@ -156,13 +156,6 @@ function subscribe(token, query, { variables, url = WS_URL } = {}) {
 	return s;
 }
 
-function freePort() {
-	return new Promise((res, rej) => {
-		const s = createServer();
-		s.once('error', rej);
-		s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
-	});
-}
 
 // ---- fixtures --------------------------------------------------------------
 

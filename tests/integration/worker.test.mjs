@@ -12,10 +12,10 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, openSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePorts, readEnvFile, sleep } from './lib.mjs';
 
 const run = promisify(execFile);
 const REPO = process.env.REPO ?? process.cwd();
@@ -29,28 +29,9 @@ const T = { a: 'wk-a', b: 'wk-b' };
 const TAX = { a: '123.456.789-00', b: '987.654.321-99' };
 const tok = {};
 
-async function freePorts(n) {
-	const servers = [], ports = [];
-	for (let i = 0; i < n; i++) {
-		const s = net.createServer();
-		await new Promise(r => s.listen(0, '127.0.0.1', r));
-		servers.push(s);
-		ports.push(s.address().port);
-	}
-	await Promise.all(servers.map(s => new Promise(r => s.close(r))));
-	return ports;
-}
 
 const stack = (args, extra = {}) => run(STACK, args, { env: { ...ENV, ...extra }, cwd: REPO });
 
-function readEnvFile(f) {
-	const out = {};
-	for (const line of readFileSync(f, 'utf8').split('\n')) {
-		const m = /^([A-Z0-9_]+)=(.*)$/.exec(line);
-		if (m) out[m[1]] = m[2];
-	}
-	return out;
-}
 
 async function gql(query, { token, variables, headers = {} } = {}) {
 	const h = { 'content-type': 'application/json', ...headers };
