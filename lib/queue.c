@@ -376,6 +376,28 @@ static int ensure_conn(struct queue *q, struct err *e)
 	return 0;
 }
 
+static bool is_noscript(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+/* An error reply (OOM, READONLY, ...) to cmd; the connection stays. */
+static int refused(const char *cmd, const redisReply *r, struct err *e)
+{
+	return err_set(e, APP_ERR_UNAVAILABLE, "redis refused a command", "%s: %s",
+	    cmd, r->str);
+}
+
+/* A transport error (timeout, reset, protocol) during cmd: the connection
+ * is dropped and the next call reconnects, subject to the backoff. */
+static int conn_lost(struct queue *q, const char *cmd, struct err *e)
+{
+	int rc = err_set(e, APP_ERR_UNAVAILABLE, "redis unavailable", "%s: %s", cmd,
+	    q->c->errstr[0] ? q->c->errstr : "no reply");
+	drop_conn(q);
+	return rc;
+}
+
 /* Sends argv; NULL with e filled on a transport error (connection dropped)
  * or an error reply other than NOSCRIPT, which is returned to the caller
  * (only run_script asks for it). */
@@ -386,63 +408,84 @@ static redisReply *command(struct queue *q, int argc, const char **argv,
 		return NULL;
 	redisReply *r = redisCommandArgv(q->c, argc, argv, lens);
 	if (r == NULL) {
-		err_set(e, APP_ERR_UNAVAILABLE, "redis unavailable", "%s: %s", argv[0],
-		    q->c->errstr[0] ? q->c->errstr : "no reply");
-		drop_conn(q);
+		conn_lost(q, argv[0], e);
 		return NULL;
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
-		if (want_noscript && strncmp(r->str, "NOSCRIPT", 8) == 0)
+		if (want_noscript && is_noscript(r))
 			return r;
-		err_set(e, APP_ERR_UNAVAILABLE, "redis refused a command", "%s: %s",
-		    argv[0], r->str);
+		refused(argv[0], r, e);
 		freeReplyObject(r);
 		return NULL;
 	}
 	return r;
 }
 
-/* Runs script id with keys and args (args may carry lengths: alens NULL
- * means strlen).  EVALSHA, and EVAL of the text on NOSCRIPT. */
+/* One script run: the EVALSHA argv and its lengths.  argv[1], the sha, is
+ * filled in once connected.  Keys and args are pointed at, not copied. */
+struct call {
+	enum script_id script;
+	int argc;
+	const char *argv[ARGV_MAX];
+	size_t lens[ARGV_MAX];
+	char nk[NUM_MAX];
+};
+
+/* Builds c for script id with keys and args (args may carry lengths: alens
+ * NULL means strlen).  Returns 0 or APP_ERR_INTERNAL (too many). */
+static int call_set(struct call *c, enum script_id id, int nkeys,
+    const char *const *keys, int nargs, const char *const *args,
+    const size_t *alens, struct err *e)
+{
+	if (3 + nkeys + nargs > ARGV_MAX || fmt_i64(c->nk, nkeys) != 0)
+		return err_set(e, APP_ERR_INTERNAL, "internal error", "script argv");
+	c->script = id;
+	c->argc = 0;
+	c->argv[c->argc] = "EVALSHA";
+	c->lens[c->argc++] = 7;
+	c->argv[c->argc] = NULL;
+	c->lens[c->argc++] = SHA_LEN;
+	c->argv[c->argc] = c->nk;
+	c->lens[c->argc++] = strlen(c->nk);
+	for (int i = 0; i < nkeys; i++) {
+		c->argv[c->argc] = keys[i];
+		c->lens[c->argc++] = strlen(keys[i]);
+	}
+	for (int i = 0; i < nargs; i++) {
+		c->argv[c->argc] = args[i];
+		c->lens[c->argc++] = alens ? alens[i] : strlen(args[i]);
+	}
+	return 0;
+}
+
+/* Runs c again after a NOSCRIPT reply (the script cache was flushed): EVAL
+ * of the text, which caches the script again. */
+static redisReply *call_eval(struct queue *q, struct call *c, struct err *e)
+{
+	c->argv[0] = "EVAL";
+	c->lens[0] = 4;
+	c->argv[1] = script_text[c->script];
+	c->lens[1] = strlen(script_text[c->script]);
+	return command(q, c->argc, c->argv, c->lens, false, e);
+}
+
+/* Runs script id with keys and args (as call_set) in one round trip:
+ * EVALSHA, and EVAL of the text on NOSCRIPT. */
 static redisReply *run_script(struct queue *q, enum script_id id, int nkeys,
     const char *const *keys, int nargs, const char *const *args,
     const size_t *alens, struct err *e)
 {
-	const char *argv[ARGV_MAX];
-	size_t lens[ARGV_MAX];
-	char nk[NUM_MAX];
-	if (3 + nkeys + nargs > ARGV_MAX || fmt_i64(nk, nkeys) != 0) {
-		err_set(e, APP_ERR_INTERNAL, "internal error", "script argv");
+	struct call c;
+	if (call_set(&c, id, nkeys, keys, nargs, args, alens, e) != 0)
 		return NULL;
-	}
-	int argc = 0;
-	argv[argc] = "EVALSHA";
-	lens[argc++] = 7;
-	argv[argc] = NULL;	/* sha, filled below once connected */
-	lens[argc++] = SHA_LEN;
-	argv[argc] = nk;
-	lens[argc++] = strlen(nk);
-	for (int i = 0; i < nkeys; i++) {
-		argv[argc] = keys[i];
-		lens[argc++] = strlen(keys[i]);
-	}
-	for (int i = 0; i < nargs; i++) {
-		argv[argc] = args[i];
-		lens[argc++] = alens ? alens[i] : strlen(args[i]);
-	}
 	if (ensure_conn(q, e) != 0)
 		return NULL;
-	argv[1] = q->sha[id];
-	redisReply *r = command(q, argc, argv, lens, true, e);
+	c.argv[1] = q->sha[id];
+	redisReply *r = command(q, c.argc, c.argv, c.lens, true, e);
 	if (r == NULL || r->type != REDIS_REPLY_ERROR)
 		return r;
-	/* NOSCRIPT: the script cache was flushed; EVAL caches it again. */
 	freeReplyObject(r);
-	argv[0] = "EVAL";
-	lens[0] = 4;
-	argv[1] = script_text[id];
-	lens[1] = strlen(script_text[id]);
-	return command(q, argc, argv, lens, false, e);
+	return call_eval(q, &c, e);
 }
 
 /* ---- reply parsing ------------------------------------------------------- */
@@ -543,40 +586,6 @@ void queue_free(struct queue *q)
 }
 
 /* ---- operations ---------------------------------------------------------- */
-
-int queue_enqueue(struct queue *q, const char *id, const char *payload,
-    int64_t delay_ms, int max_attempts, bool *created, struct err *e)
-{
-	if (created != NULL)
-		*created = false;
-	if (!valid_name(id, QUEUE_ID_MAX))
-		return err_set(e, APP_ERR_BAD_INPUT, "bad job id", NULL);
-	if (payload == NULL || strnlen(payload, QUEUE_PAYLOAD_MAX + 1) > QUEUE_PAYLOAD_MAX)
-		return err_set(e, APP_ERR_BAD_INPUT, "job payload too large", NULL);
-	if (delay_ms < 0 || delay_ms > QUEUE_DELAY_MAX_MS)
-		return err_set(e, APP_ERR_BAD_INPUT, "bad job delay", NULL);
-	if (max_attempts < 1)
-		return err_set(e, APP_ERR_BAD_INPUT, "bad max attempts", NULL);
-	char jk[JOBKEY_MAX], d[NUM_MAX], m[NUM_MAX], em[NUM_MAX];
-	int rc = job_key(q, id, jk, e);
-	if (rc != 0)
-		return rc;
-	if (fmt_i64(d, delay_ms) != 0 || fmt_i64(m, max_attempts) != 0 ||
-	    fmt_i64(em, q->events_max) != 0)
-		return err_set(e, APP_ERR_INTERNAL, "internal error", "format");
-	const char *keys[] = { jk, q->k_due, q->k_events };
-	const char *args[] = { id, payload, d, m, em };
-	redisReply *r = run_script(q, S_ENQUEUE, 3, keys, 5, args, NULL, e);
-	if (r == NULL)
-		return e ? e->code : APP_ERR_UNAVAILABLE;
-	int64_t v;
-	if (!reply_i64(r, &v))
-		rc = bad_reply(e, "enqueue");
-	else if (created != NULL)
-		*created = v == 1;
-	freeReplyObject(r);
-	return rc;
-}
 
 int queue_claim(struct queue *q, const char *worker_id, size_t max,
     int64_t lease_ms, struct queue_job *out, size_t *n, struct err *e)
@@ -684,99 +693,354 @@ int queue_extend(struct queue *q, struct queue_job *job, int64_t lease_ms,
 	return rc;
 }
 
-int queue_retry(struct queue *q, struct queue_job *job, int64_t delay_ms,
-    const char *reason, struct err *e)
+/* ---- batched operations ---------------------------------------------------
+ * enqueue, retry, complete and fail all go through queue_run(); the single
+ * functions run a batch of one, so both validate and parse alike.  Each op
+ * is built (validated, its argv formatted into its op_call), sent pipelined
+ * with the others, and its reply parsed into op->rc, op->created and
+ * op->job. */
+
+enum op_state {
+	OP_UNSENT,	/* invalid: op->rc is set, nothing is sent */
+	OP_PENDING,	/* built, awaiting its reply */
+	OP_NOSCRIPT,	/* answered NOSCRIPT: to be run again with EVAL */
+	OP_DONE,	/* op->rc is final */
+};
+
+/* The argv of one op and the buffers it points into (so op_calls are not
+ * moved once built). */
+struct op_call {
+	struct call c;
+	enum op_state state;
+	char jk[JOBKEY_MAX];
+	char tok[NUM_MAX];		/* token */
+	char d[NUM_MAX];		/* delay_ms */
+	char m[NUM_MAX];		/* max_attempts, or the retention to keep */
+	char em[NUM_MAX];		/* events_max */
+	char why[QUEUE_REASON_MAX + 1];	/* the reason, truncated */
+};
+
+static int build_enqueue(struct queue *q, struct queue_op *op,
+    struct op_call *oc)
 {
+	struct err *e = &op->e;
+	if (!valid_name(op->id, QUEUE_ID_MAX))
+		return err_set(e, APP_ERR_BAD_INPUT, "bad job id", NULL);
+	if (op->payload == NULL ||
+	    strnlen(op->payload, QUEUE_PAYLOAD_MAX + 1) > QUEUE_PAYLOAD_MAX)
+		return err_set(e, APP_ERR_BAD_INPUT, "job payload too large", NULL);
+	if (op->delay_ms < 0 || op->delay_ms > QUEUE_DELAY_MAX_MS)
+		return err_set(e, APP_ERR_BAD_INPUT, "bad job delay", NULL);
+	if (op->max_attempts < 1)
+		return err_set(e, APP_ERR_BAD_INPUT, "bad max attempts", NULL);
+	int rc = job_key(q, op->id, oc->jk, e);
+	if (rc != 0)
+		return rc;
+	if (fmt_i64(oc->d, op->delay_ms) != 0 ||
+	    fmt_i64(oc->m, op->max_attempts) != 0 ||
+	    fmt_i64(oc->em, q->events_max) != 0)
+		return err_set(e, APP_ERR_INTERNAL, "internal error", "format");
+	const char *keys[] = { oc->jk, q->k_due, q->k_events };
+	const char *args[] = { op->id, op->payload, oc->d, oc->m, oc->em };
+	return call_set(&oc->c, S_ENQUEUE, 3, keys, 5, args, NULL, e);
+}
+
+static int build_retry(struct queue *q, struct queue_op *op, struct op_call *oc)
+{
+	struct err *e = &op->e;
+	const struct queue_job *job = op->job;
 	int rc = check_job(job, e);
 	if (rc != 0)
 		return rc;
-	if (delay_ms < 0 || delay_ms > QUEUE_DELAY_MAX_MS)
+	if (op->delay_ms < 0 || op->delay_ms > QUEUE_DELAY_MAX_MS)
 		return err_set(e, APP_ERR_BAD_INPUT, "bad job delay", NULL);
-	char jk[JOBKEY_MAX], tok[NUM_MAX], d[NUM_MAX], em[NUM_MAX];
-	char why[QUEUE_REASON_MAX + 1];
-	if ((rc = job_key(q, job->id, jk, e)) != 0)
+	if ((rc = job_key(q, job->id, oc->jk, e)) != 0)
 		return rc;
-	if (fmt_i64(tok, job->token) != 0 || fmt_i64(d, delay_ms) != 0 ||
-	    fmt_i64(em, q->events_max) != 0)
+	if (fmt_i64(oc->tok, job->token) != 0 ||
+	    fmt_i64(oc->d, op->delay_ms) != 0 ||
+	    fmt_i64(oc->em, q->events_max) != 0)
 		return err_set(e, APP_ERR_INTERNAL, "internal error", "format");
-	copy_trunc(why, sizeof why, reason ? reason : "", reason ? strlen(reason) : 0);
-	const char *keys[] = { jk, q->k_due, q->k_active, q->k_events };
-	const char *args[] = { job->id, tok, d, why, em };
-	redisReply *r = run_script(q, S_RETRY, 4, keys, 5, args, NULL, e);
-	if (r == NULL)
-		return e ? e->code : APP_ERR_UNAVAILABLE;
+	const char *reason = op->reason;
+	copy_trunc(oc->why, sizeof oc->why, reason ? reason : "",
+	    reason ? strlen(reason) : 0);
+	const char *keys[] = { oc->jk, q->k_due, q->k_active, q->k_events };
+	const char *args[] = { job->id, oc->tok, oc->d, oc->why, oc->em };
+	return call_set(&oc->c, S_RETRY, 4, keys, 5, args, NULL, e);
+}
+
+/* The state QUEUE_OP_COMPLETE or QUEUE_OP_FAIL moves the job to. */
+static enum queue_state finish_state(const struct queue_op *op)
+{
+	return op->kind == QUEUE_OP_COMPLETE ? QUEUE_COMPLETED : QUEUE_FAILED;
+}
+
+static int build_finish(struct queue *q, struct queue_op *op,
+    struct op_call *oc)
+{
+	struct err *e = &op->e;
+	const struct queue_job *job = op->job;
+	enum queue_state to = finish_state(op);
+	int rc = check_job(job, e);
+	if (rc != 0)
+		return rc;
+	if ((rc = job_key(q, job->id, oc->jk, e)) != 0)
+		return rc;
+	int k = to == QUEUE_COMPLETED ? q->keep_completed : q->keep_failed;
+	if (fmt_i64(oc->tok, job->token) != 0 || fmt_i64(oc->m, k) != 0 ||
+	    fmt_i64(oc->em, q->events_max) != 0)
+		return err_set(e, APP_ERR_INTERNAL, "internal error", "format");
+	/* complete takes no reason, whatever the op carries */
+	const char *reason = to == QUEUE_FAILED ? op->reason : NULL;
+	copy_trunc(oc->why, sizeof oc->why, reason ? reason : "",
+	    reason ? strlen(reason) : 0);
+	const char *keys[] = { oc->jk, q->k_active,
+		to == QUEUE_COMPLETED ? q->k_completed : q->k_failed, q->k_events };
+	const char *args[] = { job->id, oc->tok, oc->m, oc->em, q->k_jobp,
+		queue_state_name(to), oc->why };
+	return call_set(&oc->c, S_FINISH, 4, keys, 7, args, NULL, e);
+}
+
+/* Validates op and builds its call into oc.  Returns 0, APP_ERR_BAD_INPUT
+ * or APP_ERR_INTERNAL (op->e filled). */
+static int op_build(struct queue *q, struct queue_op *op, struct op_call *oc)
+{
+	switch (op->kind) {
+	case QUEUE_OP_ENQUEUE:
+		return build_enqueue(q, op, oc);
+	case QUEUE_OP_RETRY:
+		return build_retry(q, op, oc);
+	case QUEUE_OP_COMPLETE:
+	case QUEUE_OP_FAIL:
+		return build_finish(q, op, oc);
+	}
+	return err_set(&op->e, APP_ERR_BAD_INPUT, "bad queue operation",
+	    "kind %d", (int)op->kind);
+}
+
+static int parse_enqueue(struct queue_op *op, const redisReply *r)
+{
+	int64_t v;
+	if (!reply_i64(r, &v))
+		return bad_reply(&op->e, "enqueue");
+	op->created = v == 1;
+	return 0;
+}
+
+static int parse_retry(struct queue_op *op, const struct op_call *oc,
+    const redisReply *r)
+{
+	struct err *e = &op->e;
+	struct queue_job *job = op->job;
 	int64_t v, due, a = 0, m = 0;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-	    !reply_i64(r->element[0], &v)) {
-		rc = bad_reply(e, "retry");
-	} else if (v == -1) {
-		rc = lost_lease(e, job->id);
-	} else if (v == -2) {
+	    !reply_i64(r->element[0], &v))
+		return bad_reply(e, "retry");
+	if (v == -1)
+		return lost_lease(e, job->id);
+	if (v == -2) {
 		if (r->elements >= 3) {
 			(void)reply_i64(r->element[1], &a);	/* detail only */
 			(void)reply_i64(r->element[2], &m);
 		}
-		rc = err_set(e, APP_ERR_TOO_LARGE, "attempts exhausted",
-		    "job %s: attempt %lld of %lld", job->id, (long long)a, (long long)m);
-	} else if (r->elements < 2 || !reply_i64(r->element[1], &due)) {
-		rc = bad_reply(e, "retry");
-	} else {
-		job->state = QUEUE_WAITING;
-		job->due_ms = due;
-		job->lease_until_ms = 0;
-		copy_trunc(job->reason, sizeof job->reason, why, strlen(why));
+		return err_set(e, APP_ERR_TOO_LARGE, "attempts exhausted",
+		    "job %s: attempt %lld of %lld", job->id, (long long)a,
+		    (long long)m);
 	}
+	if (r->elements < 2 || !reply_i64(r->element[1], &due))
+		return bad_reply(e, "retry");
+	job->state = QUEUE_WAITING;
+	job->due_ms = due;
+	job->lease_until_ms = 0;
+	copy_trunc(job->reason, sizeof job->reason, oc->why, strlen(oc->why));
+	return 0;
+}
+
+static int parse_finish(struct queue_op *op, const struct op_call *oc,
+    const redisReply *r)
+{
+	struct queue_job *job = op->job;
+	enum queue_state to = finish_state(op);
+	int64_t v;
+	if (!reply_i64(r, &v))
+		return bad_reply(&op->e, "finish");
+	if (v < 0)
+		return lost_lease(&op->e, job->id);
+	job->state = to;
+	job->finished_ms = v;
+	job->lease_until_ms = 0;
+	if (to == QUEUE_FAILED)
+		copy_trunc(job->reason, sizeof job->reason, oc->why,
+		    strlen(oc->why));
+	return 0;
+}
+
+/* Sets op->rc from its reply r and frees r. */
+static void op_answer(struct queue_op *op, struct op_call *oc, redisReply *r)
+{
+	if (r->type == REDIS_REPLY_ERROR)
+		op->rc = refused(oc->c.argv[0], r, &op->e);
+	else if (op->kind == QUEUE_OP_ENQUEUE)
+		op->rc = parse_enqueue(op, r);
+	else if (op->kind == QUEUE_OP_RETRY)
+		op->rc = parse_retry(op, oc, r);
+	else
+		op->rc = parse_finish(op, oc, r);
 	freeReplyObject(r);
+	oc->state = OP_DONE;
+}
+
+/* Fails every op still awaiting its reply (or its EVAL) with te. */
+static void fail_unanswered(struct queue_op *ops, struct op_call *oc, size_t n,
+    const struct err *te)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (oc[i].state != OP_PENDING && oc[i].state != OP_NOSCRIPT)
+			continue;
+		ops[i].e = *te;
+		ops[i].rc = te->code;
+		oc[i].state = OP_DONE;
+	}
+}
+
+/* Appends every pending op to the output buffer, then reads the replies in
+ * order (the first read writes the buffer: one round trip).  An op
+ * answered NOSCRIPT is run again with EVAL only after the last reply is in:
+ * a command sent earlier would be handed the reply of the next op. */
+static void pipeline(struct queue *q, struct queue_op *ops, struct op_call *oc,
+    size_t n)
+{
+	struct err te;
+	err_clear(&te);
+	if (ensure_conn(q, &te) != 0) {
+		fail_unanswered(ops, oc, n, &te);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (oc[i].state != OP_PENDING)
+			continue;
+		struct call *c = &oc[i].c;
+		c->argv[1] = q->sha[c->script];
+		if (redisAppendCommandArgv(q->c, c->argc, c->argv,
+		    c->lens) != REDIS_OK) {
+			/* nothing is written yet: dropping the connection
+			 * discards the ops appended so far, unsent */
+			conn_lost(q, c->argv[0], &te);
+			fail_unanswered(ops, oc, n, &te);
+			return;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (oc[i].state != OP_PENDING)
+			continue;
+		void *v = NULL;
+		if (redisGetReply(q->c, &v) != REDIS_OK || v == NULL) {
+			conn_lost(q, oc[i].c.argv[0], &te);
+			fail_unanswered(ops, oc, n, &te);
+			return;
+		}
+		redisReply *r = v;
+		if (is_noscript(r)) {
+			freeReplyObject(r);
+			oc[i].state = OP_NOSCRIPT;
+			continue;
+		}
+		op_answer(&ops[i], &oc[i], r);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (oc[i].state != OP_NOSCRIPT)
+			continue;
+		redisReply *r = call_eval(q, &oc[i].c, &ops[i].e);
+		if (r != NULL) {
+			op_answer(&ops[i], &oc[i], r);
+			continue;
+		}
+		ops[i].rc = ops[i].e.code;
+		oc[i].state = OP_DONE;
+		if (q->c == NULL) {	/* transport error: the rest fail alike */
+			fail_unanswered(ops, oc, n, &ops[i].e);
+			return;
+		}
+	}
+}
+
+static int first_failure(const struct queue_op *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ops[i].rc != 0)
+			return ops[i].rc;
+	return 0;
+}
+
+int queue_run(struct queue *q, struct queue_op *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		ops[i].rc = 0;
+		ops[i].created = false;
+		err_clear(&ops[i].e);
+	}
+	if (n > QUEUE_BATCH_MAX) {
+		for (size_t i = 0; i < n; i++)
+			ops[i].rc = err_set(&ops[i].e, APP_ERR_BAD_INPUT,
+			    "too many queue operations", "batch of %zu, at most %d",
+			    n, (int)QUEUE_BATCH_MAX);
+		return first_failure(ops, n);
+	}
+	if (n == 0)
+		return 0;
+	struct op_call *oc = xcalloc(n, sizeof *oc);
+	bool any = false;
+	for (size_t i = 0; i < n; i++) {
+		ops[i].rc = op_build(q, &ops[i], &oc[i]);
+		oc[i].state = ops[i].rc == 0 ? OP_PENDING : OP_UNSENT;
+		any = any || ops[i].rc == 0;
+	}
+	if (any)
+		pipeline(q, ops, oc, n);
+	free(oc);
+	return first_failure(ops, n);
+}
+
+/* Runs op as a batch of one; e (may be NULL) gets its error. */
+static int run_one(struct queue *q, struct queue_op *op, struct err *e)
+{
+	int rc = queue_run(q, op, 1);
+	if (rc != 0 && e != NULL)
+		*e = op->e;
 	return rc;
 }
 
-static int finish(struct queue *q, struct queue_job *job, enum queue_state to,
+int queue_enqueue(struct queue *q, const char *id, const char *payload,
+    int64_t delay_ms, int max_attempts, bool *created, struct err *e)
+{
+	struct queue_op op = { .kind = QUEUE_OP_ENQUEUE, .id = id,
+		.payload = payload, .delay_ms = delay_ms,
+		.max_attempts = max_attempts };
+	int rc = run_one(q, &op, e);
+	if (created != NULL)
+		*created = op.created;
+	return rc;
+}
+
+int queue_retry(struct queue *q, struct queue_job *job, int64_t delay_ms,
     const char *reason, struct err *e)
 {
-	int rc = check_job(job, e);
-	if (rc != 0)
-		return rc;
-	char jk[JOBKEY_MAX], tok[NUM_MAX], keep[NUM_MAX], em[NUM_MAX];
-	char why[QUEUE_REASON_MAX + 1];
-	if ((rc = job_key(q, job->id, jk, e)) != 0)
-		return rc;
-	int k = to == QUEUE_COMPLETED ? q->keep_completed : q->keep_failed;
-	if (fmt_i64(tok, job->token) != 0 || fmt_i64(keep, k) != 0 ||
-	    fmt_i64(em, q->events_max) != 0)
-		return err_set(e, APP_ERR_INTERNAL, "internal error", "format");
-	copy_trunc(why, sizeof why, reason ? reason : "", reason ? strlen(reason) : 0);
-	const char *keys[] = { jk, q->k_active,
-		to == QUEUE_COMPLETED ? q->k_completed : q->k_failed, q->k_events };
-	const char *args[] = { job->id, tok, keep, em, q->k_jobp,
-		queue_state_name(to), why };
-	redisReply *r = run_script(q, S_FINISH, 4, keys, 7, args, NULL, e);
-	if (r == NULL)
-		return e ? e->code : APP_ERR_UNAVAILABLE;
-	int64_t v;
-	if (!reply_i64(r, &v)) {
-		rc = bad_reply(e, "finish");
-	} else if (v < 0) {
-		rc = lost_lease(e, job->id);
-	} else {
-		job->state = to;
-		job->finished_ms = v;
-		job->lease_until_ms = 0;
-		if (to == QUEUE_FAILED)
-			copy_trunc(job->reason, sizeof job->reason, why, strlen(why));
-	}
-	freeReplyObject(r);
-	return rc;
+	struct queue_op op = { .kind = QUEUE_OP_RETRY, .job = job,
+		.delay_ms = delay_ms, .reason = reason };
+	return run_one(q, &op, e);
 }
 
 int queue_complete(struct queue *q, struct queue_job *job, struct err *e)
 {
-	return finish(q, job, QUEUE_COMPLETED, NULL, e);
+	struct queue_op op = { .kind = QUEUE_OP_COMPLETE, .job = job };
+	return run_one(q, &op, e);
 }
 
 int queue_fail(struct queue *q, struct queue_job *job, const char *reason,
     struct err *e)
 {
-	return finish(q, job, QUEUE_FAILED, reason, e);
+	struct queue_op op = { .kind = QUEUE_OP_FAIL, .job = job,
+		.reason = reason };
+	return run_one(q, &op, e);
 }
 
 int queue_requeue(struct queue *q, const char *id, int64_t delay_ms,

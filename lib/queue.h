@@ -123,6 +123,7 @@ enum {
 	QUEUE_CLAIM_MAX = 1000,		/* most jobs one queue_claim() hands out */
 	QUEUE_EVENT_ID_MAX = 48,	/* "1700000000000-12" + NUL, with room */
 	QUEUE_EVENT_NAME_MAX = 16,
+	QUEUE_BATCH_MAX = 1024,		/* most ops one queue_run() takes */
 };
 
 /* Largest delay_ms / lease_ms any function accepts (a year). */
@@ -249,6 +250,55 @@ int queue_complete(struct queue *q, struct queue_job *job, struct err *e)
  * APP_ERR_UNAVAILABLE. */
 int queue_fail(struct queue *q, struct queue_job *job, const char *reason,
     struct err *e) __attribute__((warn_unused_result));
+
+/* ---- batches: many of the four calls above in one round trip ----------- */
+
+enum queue_op_kind {
+	QUEUE_OP_ENQUEUE,	/* as queue_enqueue() */
+	QUEUE_OP_RETRY,		/* as queue_retry() */
+	QUEUE_OP_COMPLETE,	/* as queue_complete() */
+	QUEUE_OP_FAIL,		/* as queue_fail() */
+};
+
+/* One operation of queue_run().  Inputs as for the single functions;
+ * rc/e/created are outputs. */
+struct queue_op {
+	enum queue_op_kind kind;
+	/* QUEUE_OP_ENQUEUE */
+	const char *id;
+	const char *payload;
+	int max_attempts;
+	bool created;			/* out */
+	/* QUEUE_OP_RETRY, _COMPLETE, _FAIL: the job (id, token); updated as
+	 * the single call updates it */
+	struct queue_job *job;
+	/* ENQUEUE and RETRY */
+	int64_t delay_ms;
+	/* RETRY and FAIL (may be NULL) */
+	const char *reason;
+	/* out */
+	int rc;
+	struct err e;
+};
+
+/* Runs ops[0..n) (n <= QUEUE_BATCH_MAX) pipelined: one round trip for
+ * all.  Each op gets the rc (and e) its single function would have
+ * returned; ops are applied by Redis in order, each atomically (not the
+ * batch as a whole).  A transport failure fails every op without a reply
+ * with APP_ERR_UNAVAILABLE (they may or may not have been applied, like a
+ * single call).  Returns 0 when every op has rc 0, else the rc of the first
+ * op that failed.
+ *
+ * An invalid op (APP_ERR_BAD_INPUT) fails alone and is not sent; n >
+ * QUEUE_BATCH_MAX fails every op with APP_ERR_BAD_INPUT.  The strings and
+ * jobs the ops point to must stay valid during the call.  An op answered
+ * NOSCRIPT is run again with EVAL after the replies of the whole batch: if
+ * the script cache is flushed while a batch runs and another client loads
+ * the scripts again meanwhile, such an op is applied after later ops of the
+ * batch.  The pipeline is written before any reply is read, so a large
+ * batch can meet a closed connection mid-write: the process must ignore
+ * SIGPIPE (proc.c does). */
+int queue_run(struct queue *q, struct queue_op *ops, size_t n);
 
 /* Re-opens a completed or failed job: waiting, due after delay_ms, attempts
  * 0, max_attempts replaced when > 0.  Returns 0, APP_ERR_NOT_FOUND (unknown

@@ -681,6 +681,387 @@ static void t_noscript_recovers(void)
 	queue_free(q);
 }
 
+/* ---- batches (queue_run) --------------------------------------------------- */
+
+static struct queue_op op_enqueue(const char *id, const char *payload,
+    int64_t delay_ms, int max_attempts)
+{
+	struct queue_op op = { .kind = QUEUE_OP_ENQUEUE, .id = id,
+		.payload = payload, .delay_ms = delay_ms,
+		.max_attempts = max_attempts };
+	return op;
+}
+
+static struct queue_op op_job(enum queue_op_kind kind, struct queue_job *job,
+    int64_t delay_ms, const char *reason)
+{
+	struct queue_op op = { .kind = kind, .job = job, .delay_ms = delay_ms,
+		.reason = reason };
+	return op;
+}
+
+/* Runs op with its single function, results into op as queue_run would. */
+static void run_single(struct queue *q, struct queue_op *op)
+{
+	err_clear(&op->e);
+	op->created = false;
+	switch (op->kind) {
+	case QUEUE_OP_ENQUEUE:
+		op->rc = queue_enqueue(q, op->id, op->payload, op->delay_ms,
+		    op->max_attempts, &op->created, &op->e);
+		break;
+	case QUEUE_OP_RETRY:
+		op->rc = queue_retry(q, op->job, op->delay_ms, op->reason, &op->e);
+		break;
+	case QUEUE_OP_COMPLETE:
+		op->rc = queue_complete(q, op->job, &op->e);
+		break;
+	case QUEUE_OP_FAIL:
+		op->rc = queue_fail(q, op->job, op->reason, &op->e);
+		break;
+	}
+}
+
+enum { MIX_JOBS = 3, MIX_OPS = 8, MIX_IDS = 5 };
+
+/* Enqueues mix:1..3 and claims them into j (in id order: same due time or
+ * earlier first).  Then the mixed ops: every kind, a duplicate and two
+ * invalid ones between valid ones. */
+static bool mix_setup(struct queue *q, struct queue_job j[MIX_JOBS],
+    struct queue_op ops[MIX_OPS])
+{
+	struct err e;
+	char id[NAME_LEN];
+	for (int i = 0; i < MIX_JOBS; i++) {
+		name(id, sizeof id, "mix:%d", i + 1);
+		if (queue_enqueue(q, id, "{}", 0, 5, NULL, &e) != 0)
+			return false;
+	}
+	size_t n = 0;
+	if (queue_claim(q, "w", MIX_JOBS, 60000, j, &n, &e) != 0 || n != MIX_JOBS)
+		return false;
+	ops[0] = op_enqueue("mix:4", "{\"n\":4}", 0, 3);	/* new */
+	ops[1] = op_enqueue("mix:1", "{\"dup\":1}", 0, 9);	/* duplicate */
+	ops[2] = op_job(QUEUE_OP_RETRY, &j[0], 60000, "later");
+	ops[3] = op_job(QUEUE_OP_COMPLETE, &j[1], 0, "ignored");
+	ops[4] = op_job(QUEUE_OP_FAIL, &j[2], 0, "boom");
+	ops[5] = op_enqueue("bad id", "{}", 0, 1);		/* invalid */
+	ops[6] = op_job(QUEUE_OP_COMPLETE, NULL, 0, NULL);	/* invalid */
+	ops[7] = op_enqueue("mix:5", "{\"n\":5}", 0, 1);
+	return true;
+}
+
+static void t_batch_matches_single(void)
+{
+	setup();
+	struct queue *qs = mkq("bmix-single");
+	struct queue *qb = mkq("bmix-batch");
+	CHECK(qs != NULL && qb != NULL);
+	if (qs == NULL || qb == NULL) {
+		queue_free(qs);
+		queue_free(qb);
+		return;
+	}
+	struct queue_job js[MIX_JOBS], jb[MIX_JOBS];
+	static struct queue_op os[MIX_OPS], ob[MIX_OPS];
+	CHECK(mix_setup(qs, js, os));
+	CHECK(mix_setup(qb, jb, ob));
+	for (int i = 0; i < MIX_JOBS; i++) {
+		char id[NAME_LEN];
+		name(id, sizeof id, "mix:%d", i + 1);
+		CHECK_STR_EQ(jb[i].id, id);
+	}
+	for (int i = 0; i < MIX_OPS; i++)
+		run_single(qs, &os[i]);
+	CHECK_INT_EQ(queue_run(qb, ob, MIX_OPS), APP_ERR_BAD_INPUT);
+
+	/* what each op must get, batch or not */
+	static const struct {
+		int rc;
+		bool created;
+	} want[MIX_OPS] = {
+		{ 0, true }, { 0, false }, { 0, false }, { 0, false }, { 0, false },
+		{ APP_ERR_BAD_INPUT, false }, { APP_ERR_BAD_INPUT, false },
+		{ 0, true },
+	};
+	for (int i = 0; i < MIX_OPS; i++) {
+		CHECK_INT_EQ(ob[i].rc, want[i].rc);
+		CHECK_INT_EQ(ob[i].created, want[i].created);
+		CHECK_INT_EQ(ob[i].rc, os[i].rc);
+		CHECK_INT_EQ(ob[i].created, os[i].created);
+		CHECK_INT_EQ(ob[i].e.code, os[i].rc == 0 ? APP_OK : os[i].e.code);
+		if (ob[i].rc != 0)
+			CHECK_STR_EQ(ob[i].e.msg, os[i].e.msg);
+	}
+	CHECK_STR_EQ(ob[5].e.msg, "bad job id");
+	CHECK_STR_EQ(ob[6].e.msg, "bad job");
+	/* the jobs are updated as the single calls update them */
+	for (int i = 0; i < MIX_JOBS; i++) {
+		CHECK_INT_EQ(jb[i].state, js[i].state);
+		CHECK_STR_EQ(jb[i].reason, js[i].reason);
+		CHECK_INT_EQ(jb[i].lease_until_ms, 0);
+	}
+	CHECK_INT_EQ(jb[0].state, QUEUE_WAITING);
+	CHECK(jb[0].due_ms > 0);
+	CHECK_STR_EQ(jb[0].reason, "later");
+	CHECK_INT_EQ(jb[1].state, QUEUE_COMPLETED);
+	CHECK(jb[1].finished_ms > 0);
+	CHECK_STR_EQ(jb[1].reason, "");
+	CHECK_INT_EQ(jb[2].state, QUEUE_FAILED);
+	CHECK_STR_EQ(jb[2].reason, "boom");
+
+	/* Redis holds the same state either way */
+	static const struct {
+		enum queue_state state;
+		int attempts, max_attempts;
+		const char *payload, *reason;
+	} st[MIX_IDS] = {
+		{ QUEUE_WAITING, 1, 5, "{}", "later" },
+		{ QUEUE_COMPLETED, 1, 5, "{}", "" },
+		{ QUEUE_FAILED, 1, 5, "{}", "boom" },
+		{ QUEUE_WAITING, 0, 3, "{\"n\":4}", "" },
+		{ QUEUE_WAITING, 0, 1, "{\"n\":5}", "" },
+	};
+	struct err e;
+	for (int i = 0; i < MIX_IDS; i++) {
+		char id[NAME_LEN];
+		name(id, sizeof id, "mix:%d", i + 1);
+		struct queue_job gs, gb;
+		CHECK_INT_EQ(queue_get(qs, id, &gs, &e), 0);
+		CHECK_INT_EQ(queue_get(qb, id, &gb, &e), 0);
+		CHECK_INT_EQ(gb.state, st[i].state);
+		CHECK_INT_EQ(gb.attempts, st[i].attempts);
+		CHECK_INT_EQ(gb.max_attempts, st[i].max_attempts);
+		CHECK_STR_EQ(gb.payload, st[i].payload);
+		CHECK_STR_EQ(gb.reason, st[i].reason);
+		CHECK_INT_EQ(gb.state, gs.state);
+		CHECK_INT_EQ(gb.attempts, gs.attempts);
+		CHECK_STR_EQ(gb.payload, gs.payload);
+		CHECK_STR_EQ(gb.reason, gs.reason);
+	}
+	struct queue_counts cs, cb;
+	CHECK_INT_EQ(queue_counts(qs, &cs, &e), 0);
+	CHECK_INT_EQ(queue_counts(qb, &cb, &e), 0);
+	CHECK_INT_EQ(cb.waiting, 2);
+	CHECK_INT_EQ(cb.delayed, 1);
+	CHECK_INT_EQ(cb.active, 0);
+	CHECK_INT_EQ(cb.completed, 1);
+	CHECK_INT_EQ(cb.failed, 1);
+	CHECK_MEM_EQ(&cb, &cs, sizeof cb);
+
+	/* an unknown kind fails alone; every op is all ok -> 0 */
+	struct queue_op odd[2] = { op_enqueue("mix:6", "{}", 0, 1),
+		op_enqueue("mix:7", "{}", 0, 1) };
+	odd[1].kind = (enum queue_op_kind)99;
+	CHECK_INT_EQ(queue_run(qb, odd, 2), APP_ERR_BAD_INPUT);
+	CHECK_INT_EQ(odd[0].rc, 0);
+	CHECK(odd[0].created);
+	CHECK_INT_EQ(odd[1].rc, APP_ERR_BAD_INPUT);
+	CHECK_INT_EQ(queue_run(qb, odd, 1), 0);
+	CHECK(!odd[0].created);
+	CHECK_INT_EQ(queue_run(qb, odd, 0), 0);
+	queue_free(qs);
+	queue_free(qb);
+}
+
+static void t_batch_conflict_and_exhausted(void)
+{
+	setup();
+	struct queue *q = mkq("bconflict");
+	CHECK(q != NULL);
+	if (q == NULL)
+		return;
+	struct err e;
+	CHECK_INT_EQ(queue_enqueue(q, "c:1", "{}", 0, 5, NULL, &e), 0);
+	CHECK_INT_EQ(queue_enqueue(q, "c:2", "{}", 0, 1, NULL, &e), 0);
+	CHECK_INT_EQ(queue_enqueue(q, "c:3", "{}", 0, 5, NULL, &e), 0);
+	struct queue_job j[3], c1;
+	size_t n = 0;
+	CHECK_INT_EQ(queue_claim(q, "w", 3, 60000, j, &n, &e), 0);
+	CHECK_INT_EQ(n, 3);
+	if (n != 3) {
+		queue_free(q);
+		return;
+	}
+	CHECK_STR_EQ(j[0].id, "c:1");
+	/* c:1 retried and claimed again: j[0] holds a stale token now */
+	struct queue_job stale = j[0];
+	CHECK_INT_EQ(queue_retry(q, &j[0], 0, "again", &e), 0);
+	CHECK_INT_EQ(queue_claim(q, "w", 1, 60000, &c1, &n, &e), 0);
+	CHECK_INT_EQ(n, 1);
+	CHECK_STR_EQ(c1.id, "c:1");
+	CHECK_INT_EQ(c1.token, stale.token + 1);
+
+	struct queue_op ops[] = {
+		op_job(QUEUE_OP_RETRY, &stale, 0, "stale"),
+		op_job(QUEUE_OP_RETRY, &j[1], 0, "no more"),	/* 1 of 1 */
+		op_job(QUEUE_OP_COMPLETE, &j[2], 0, NULL),
+		op_job(QUEUE_OP_RETRY, &c1, 0, "fresh"),
+		/* what the caller does after TOO_LARGE, in the same batch:
+		 * ops run in order */
+		op_job(QUEUE_OP_FAIL, &j[1], 0, "exhausted"),
+	};
+	enum { NOPS = sizeof ops / sizeof ops[0] };
+	CHECK_INT_EQ(queue_run(q, ops, NOPS), APP_ERR_CONFLICT);
+	CHECK_INT_EQ(ops[0].rc, APP_ERR_CONFLICT);
+	CHECK_STR_EQ(ops[0].e.msg, "lost lease");
+	CHECK_INT_EQ(stale.state, QUEUE_ACTIVE);	/* untouched */
+	CHECK_INT_EQ(ops[1].rc, APP_ERR_TOO_LARGE);
+	CHECK_STR_EQ(ops[1].e.msg, "attempts exhausted");
+	CHECK(strstr(ops[1].e.detail, "attempt 1 of 1") != NULL);
+	CHECK_INT_EQ(ops[2].rc, 0);
+	CHECK_INT_EQ(j[2].state, QUEUE_COMPLETED);
+	CHECK_INT_EQ(ops[3].rc, 0);
+	CHECK_INT_EQ(c1.state, QUEUE_WAITING);
+	CHECK_STR_EQ(c1.reason, "fresh");
+	CHECK_INT_EQ(ops[4].rc, 0);
+	CHECK_INT_EQ(j[1].state, QUEUE_FAILED);
+	CHECK_STR_EQ(j[1].reason, "exhausted");
+	for (int i = 2; i < NOPS; i++)
+		CHECK_INT_EQ(ops[i].e.code, APP_OK);
+
+	struct queue_job g;
+	CHECK_INT_EQ(queue_get(q, "c:1", &g, &e), 0);
+	CHECK_INT_EQ(g.state, QUEUE_WAITING);
+	CHECK_INT_EQ(g.attempts, 2);
+	CHECK_INT_EQ(g.token, 2);
+	CHECK_STR_EQ(g.reason, "fresh");
+	CHECK_INT_EQ(queue_get(q, "c:2", &g, &e), 0);
+	CHECK_INT_EQ(g.state, QUEUE_FAILED);
+	CHECK_STR_EQ(g.reason, "exhausted");
+	CHECK_INT_EQ(queue_get(q, "c:3", &g, &e), 0);
+	CHECK_INT_EQ(g.state, QUEUE_COMPLETED);
+	queue_free(q);
+}
+
+static void t_batch_noscript(void)
+{
+	setup();
+	struct queue *q = mkq("bnoscript");
+	CHECK(q != NULL);
+	if (q == NULL)
+		return;
+	struct err e;
+	struct queue_op enq[] = {
+		op_enqueue("ns:1", "{}", 0, 5),
+		op_enqueue("ns:2", "{}", 0, 5),
+		op_enqueue("ns:3", "{}", 0, 5),
+	};
+	CHECK_INT_EQ(queue_run(q, enq, 3), 0);
+	struct queue_job j[3];
+	size_t n = 0;
+	CHECK_INT_EQ(queue_claim(q, "w", 3, 60000, j, &n, &e), 0);
+	CHECK_INT_EQ(n, 3);
+	if (n != 3) {
+		queue_free(q);
+		return;
+	}
+	redisContext *r = raw();
+	redisReply *rep = redisCommand(r, "SCRIPT FLUSH");
+	CHECK(rep != NULL && rep->type == REDIS_REPLY_STATUS);
+	if (rep != NULL)
+		freeReplyObject(rep);
+	/* every op is answered NOSCRIPT and run again with EVAL, in order:
+	 * the first ns:4 creates, the second is a duplicate */
+	struct queue_op ops[] = {
+		op_enqueue("ns:4", "{\"first\":1}", 0, 5),
+		op_job(QUEUE_OP_RETRY, &j[0], 0, "r"),
+		op_job(QUEUE_OP_COMPLETE, &j[1], 0, NULL),
+		op_job(QUEUE_OP_FAIL, &j[2], 0, "f"),
+		op_enqueue("ns:4", "{\"second\":1}", 0, 5),
+	};
+	enum { NOPS = sizeof ops / sizeof ops[0] };
+	CHECK_INT_EQ(queue_run(q, ops, NOPS), 0);
+	for (int i = 0; i < NOPS; i++)
+		CHECK_INT_EQ(ops[i].rc, 0);
+	CHECK(ops[0].created);
+	CHECK(!ops[4].created);
+	CHECK_INT_EQ(j[0].state, QUEUE_WAITING);
+	CHECK_INT_EQ(j[1].state, QUEUE_COMPLETED);
+	CHECK_INT_EQ(j[2].state, QUEUE_FAILED);
+	struct queue_job g;
+	CHECK_INT_EQ(queue_get(q, "ns:4", &g, &e), 0);
+	CHECK_STR_EQ(g.payload, "{\"first\":1}");
+	/* flushed again: a batch of mixed scripts still goes through */
+	rep = redisCommand(r, "SCRIPT FLUSH");
+	if (rep != NULL)
+		freeReplyObject(rep);
+	redisFree(r);
+	CHECK_INT_EQ(queue_claim(q, "w", 3, 60000, j, &n, &e), 0);
+	CHECK_INT_EQ(n, 2);	/* ns:1 (retried), ns:4 */
+	struct queue_op fin[] = {
+		op_job(QUEUE_OP_COMPLETE, &j[0], 0, NULL),
+		op_job(QUEUE_OP_COMPLETE, &j[1], 0, NULL),
+		op_enqueue("ns:5", "{}", 0, 5),
+	};
+	CHECK_INT_EQ(queue_run(q, fin, 3), 0);
+	CHECK(fin[2].created);
+	struct queue_counts c;
+	CHECK_INT_EQ(queue_counts(q, &c, &e), 0);
+	CHECK_INT_EQ(c.completed, 3);
+	CHECK_INT_EQ(c.failed, 1);
+	CHECK_INT_EQ(c.waiting, 1);
+	queue_free(q);
+}
+
+static void t_batch_thousand(void)
+{
+	setup();
+	enum { N = 1000 };
+	struct queue *q = mkq("bthousand");
+	CHECK(q != NULL);
+	if (q == NULL)
+		return;
+	struct err e;
+	struct queue_op *ops = calloc(QUEUE_BATCH_MAX + 1, sizeof *ops);
+	char (*ids)[NAME_LEN] = calloc(QUEUE_BATCH_MAX + 1, sizeof *ids);
+	struct queue_job *j = calloc(N, sizeof *j);
+	CHECK(ops != NULL && ids != NULL && j != NULL);
+	if (ops == NULL || ids == NULL || j == NULL)
+		goto out;
+	for (int i = 0; i <= QUEUE_BATCH_MAX; i++) {
+		name(ids[i], NAME_LEN, "k:%d", i);
+		ops[i] = op_enqueue(ids[i], "{}", 0, 3);
+	}
+	/* over the limit: every op refused, nothing sent */
+	CHECK_INT_EQ(queue_run(q, ops, QUEUE_BATCH_MAX + 1), APP_ERR_BAD_INPUT);
+	long refused = 0;
+	for (int i = 0; i <= QUEUE_BATCH_MAX; i++)
+		refused += ops[i].rc == APP_ERR_BAD_INPUT;
+	CHECK_INT_EQ(refused, QUEUE_BATCH_MAX + 1);
+	struct queue_counts c;
+	CHECK_INT_EQ(queue_counts(q, &c, &e), 0);
+	CHECK_INT_EQ(c.waiting, 0);
+
+	int64_t t0 = clock_mono_us();
+	CHECK_INT_EQ(queue_run(q, ops, N), 0);
+	double s = (double)(clock_mono_us() - t0) / 1e6;
+	printf("# measure: enqueue %d jobs in one queue_run: %.0f ops/s\n", N,
+	    N / s);
+	long created = 0;
+	for (int i = 0; i < N; i++)
+		created += ops[i].rc == 0 && ops[i].created;
+	CHECK_INT_EQ(created, N);
+	size_t n = 0;
+	CHECK_INT_EQ(queue_claim(q, "w", N, 60000, j, &n, &e), 0);
+	CHECK_INT_EQ(n, N);
+	for (size_t i = 0; i < n; i++)
+		ops[i] = op_job(QUEUE_OP_COMPLETE, &j[i], 0, NULL);
+	t0 = clock_mono_us();
+	CHECK_INT_EQ(queue_run(q, ops, n), 0);
+	s = (double)(clock_mono_us() - t0) / 1e6;
+	printf("# measure: complete %zu jobs in one queue_run: %.0f ops/s\n", n,
+	    (double)n / s);
+	CHECK_INT_EQ(queue_counts(q, &c, &e), 0);
+	CHECK_INT_EQ(c.completed, N);
+	CHECK_INT_EQ(c.waiting + c.delayed + c.active + c.failed, 0);
+out:
+	free(ops);
+	free(ids);
+	free(j);
+	queue_free(q);
+}
+
 /* ---- many workers ---------------------------------------------------------- */
 
 static int worker_child(int wfd, int idx)
@@ -950,6 +1331,102 @@ static void t_redis_unreachable(void)
 	stop_redis(pid);
 }
 
+/* Every op of a batch that meets a dead connection fails with
+ * APP_ERR_UNAVAILABLE and the hiredis error; the queue recovers. */
+static void check_all_unavailable(const struct queue_op *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		CHECK_INT_EQ(ops[i].rc, APP_ERR_UNAVAILABLE);
+		CHECK_INT_EQ(ops[i].e.code, APP_ERR_UNAVAILABLE);
+		CHECK(ops[i].e.detail[0] != '\0');
+		CHECK(!ops[i].created);
+	}
+}
+
+static void t_batch_transport_failure(void)
+{
+	setup();
+	/* as the daemons do (proc.c): a write to a dead peer is an error
+	 * return, not death */
+	signal(SIGPIPE, SIG_IGN);
+	int port = free_port();
+	CHECK(port > 0);
+	pid_t pid = start_redis(port);
+	CHECK(pid > 0);
+	if (pid <= 0)
+		return;
+	char url[64];
+	name(url, sizeof url, "redis://127.0.0.1:%d/0", port);
+	struct queue *q = mkq_opts("btransport", 10, 10, 10, url);
+	CHECK(q != NULL);
+	if (q == NULL) {
+		stop_redis(pid);
+		return;
+	}
+	struct queue_op ops[] = {
+		op_enqueue("x:1", "{}", 0, 3),
+		op_enqueue("x:2", "{}", 0, 3),
+		op_enqueue("x:3", "{}", 0, 3),
+	};
+	enum { NOPS = sizeof ops / sizeof ops[0] };
+	CHECK_INT_EQ(queue_run(q, ops, NOPS), 0);
+
+	/* the server closes our connection between two batches */
+	redisContext *side = redisConnect("127.0.0.1", port);
+	CHECK(side != NULL && side->err == 0);
+	if (side != NULL && side->err == 0) {
+		redisReply *rep = redisCommand(side,
+		    "CLIENT KILL TYPE normal SKIPME yes");
+		CHECK(rep != NULL && rep->type == REDIS_REPLY_INTEGER &&
+		    rep->integer >= 1);
+		if (rep != NULL)
+			freeReplyObject(rep);
+	}
+	if (side != NULL)
+		redisFree(side);
+	struct queue_op more[] = {
+		op_enqueue("x:4", "{}", 0, 3),
+		op_enqueue("x:5", "{}", 0, 3),
+		op_enqueue("x:6", "{}", 0, 3),
+	};
+	CHECK_INT_EQ(queue_run(q, more, NOPS), APP_ERR_UNAVAILABLE);
+	check_all_unavailable(more, NOPS);
+	CHECK(strstr(more[0].e.detail, "EVALSHA: ") == more[0].e.detail);
+	/* the next batch reconnects (the last connect worked: no backoff);
+	 * every op is safe to repeat */
+	CHECK_INT_EQ(queue_run(q, more, NOPS), 0);
+	struct err e;
+	struct queue_job j[2];
+	size_t n = 0;
+	CHECK_INT_EQ(queue_claim(q, "w", 2, 60000, j, &n, &e), 0);
+	CHECK_INT_EQ(n, 2);
+
+	/* the server dies: retry/complete/enqueue all fail, jobs untouched */
+	stop_redis(pid);
+	int64_t t0 = clock_mono_ms();
+	struct queue_op fin[] = {
+		op_job(QUEUE_OP_COMPLETE, &j[0], 0, NULL),
+		op_job(QUEUE_OP_RETRY, &j[1], 0, "down"),
+		op_enqueue("x:7", "{}", 0, 3),
+	};
+	CHECK_INT_EQ(queue_run(q, fin, NOPS), APP_ERR_UNAVAILABLE);
+	check_all_unavailable(fin, NOPS);
+	CHECK_INT_EQ(j[0].state, QUEUE_ACTIVE);
+	CHECK_INT_EQ(j[1].state, QUEUE_ACTIVE);
+	CHECK_STR_EQ(j[1].reason, "");
+	/* reconnect refused, then the backoff: fail at once */
+	CHECK_INT_EQ(queue_run(q, fin, NOPS), APP_ERR_UNAVAILABLE);
+	check_all_unavailable(fin, NOPS);
+	CHECK_INT_EQ(queue_run(q, fin, NOPS), APP_ERR_UNAVAILABLE);
+	check_all_unavailable(fin, NOPS);
+	CHECK(strstr(fin[2].e.detail, "reconnect backoff") != NULL);
+	CHECK(clock_mono_ms() - t0 < 3 * TIMEOUT_MS);
+	/* validation still comes first: a bad op is bad input, not unavailable */
+	struct queue_op bad = op_enqueue("", "{}", 0, 3);
+	CHECK_INT_EQ(queue_run(q, &bad, 1), APP_ERR_BAD_INPUT);
+	queue_free(q);
+}
+
 /* Deletes every key of this run.  Runs last. */
 static void t_cleanup(void)
 {
@@ -997,5 +1474,10 @@ TEST_MAIN(
 	{ "many_workers", t_many_workers },
 	{ "single_worker_throughput", t_single_worker_throughput },
 	{ "redis_unreachable", t_redis_unreachable },
+	{ "batch_matches_single", t_batch_matches_single },
+	{ "batch_conflict_and_exhausted", t_batch_conflict_and_exhausted },
+	{ "batch_noscript", t_batch_noscript },
+	{ "batch_thousand", t_batch_thousand },
+	{ "batch_transport_failure", t_batch_transport_failure },
 	{ "cleanup", t_cleanup },
 )
