@@ -292,27 +292,31 @@ static const struct tenant_stmt st_load_many = {
 	1, false,
 };
 
-/* Provider rows come as a JSON array (escaped by sbuf_json_str), so the
- * statement is constant whatever the number of rows. */
+/* The reports and their provider rows come as one JSON array (escaped by
+ * sbuf_json_str), so the statement is constant whatever their number:
+ * [{"id":..,"progress":..,"attempts":..,"providers":[{"provider":..,
+ * "status":..,"attempts":..,"last_error":..,"data":..}, ..]}, ..]. */
 static const struct tenant_stmt st_save = {
-	"work_save",
-	"WITH r AS (UPDATE reports SET status = 'IN_PROGRESS',"
-	" progress = greatest(progress, $3::int), attempts = greatest(attempts, $4::int),"
-	" updated_at = now()"
-	" WHERE id = $1::int AND status IN ('PENDING', 'IN_PROGRESS')"
-	" RETURNING id, progress,"
-	" floor(extract(epoch FROM created_at) * 1000)::bigint AS created_ms),"
+	"work_save_many",
+	"WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)"
+	" AS x(id int, progress int, attempts int, providers jsonb)),"
+	" r AS (UPDATE reports t SET status = 'IN_PROGRESS',"
+	" progress = greatest(t.progress, x.progress),"
+	" attempts = greatest(t.attempts, x.attempts), updated_at = now()"
+	" FROM x WHERE t.id = x.id AND t.status IN ('PENDING', 'IN_PROGRESS')"
+	" RETURNING t.id, t.progress,"
+	" floor(extract(epoch FROM t.created_at) * 1000)::bigint AS created_ms),"
 	" p AS (INSERT INTO report_providers AS rp"
 	" (report_id, provider, status, attempts, last_error, data, updated_at)"
-	" SELECT r.id, x.provider, x.status, x.attempts, x.last_error, x.data, now()"
-	" FROM r, jsonb_to_recordset($2::jsonb) AS x(provider text, status text,"
-	" attempts int, last_error text, data jsonb)"
+	" SELECT r.id, y.provider, y.status, y.attempts, y.last_error, y.data, now()"
+	" FROM r JOIN x ON x.id = r.id, jsonb_to_recordset(x.providers) AS y(provider text,"
+	" status text, attempts int, last_error text, data jsonb)"
 	" ON CONFLICT (report_id, provider) DO UPDATE SET status = excluded.status,"
 	" attempts = excluded.attempts, last_error = excluded.last_error,"
 	" data = excluded.data, updated_at = now()"
 	" WHERE rp.status <> 'COMPLETED')"
-	" SELECT progress, created_ms FROM r",
-	4, false,
+	" SELECT id, progress, created_ms FROM r",
+	1, false,
 };
 
 static const struct tenant_stmt st_load_data = {
@@ -326,19 +330,26 @@ static const struct tenant_stmt st_load_data = {
 	"floor(extract(epoch FROM created_at) * 1000)::bigint AS created_ms," \
 	" floor(extract(epoch FROM completed_at) * 1000)::bigint AS completed_ms"
 
-/* One statement: the files exist exactly when the report is COMPLETED. */
+/* One statement: the files exist exactly when the report is COMPLETED.
+ * The reports come as a JSON array [{"id":..,"attempts":..,"csv":..,
+ * "csv_sha":..,"json":..,"json_sha":..}, ..] (json, not jsonb: parsed
+ * once, never stored as such). */
 static const struct tenant_stmt st_complete = {
-	"work_complete",
-	"WITH u AS (UPDATE reports SET status = 'COMPLETED', progress = 100,"
+	"work_complete_many",
+	"WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(id int,"
+	" attempts int, csv text, csv_sha text, json text, json_sha text)),"
+	" u AS (UPDATE reports t SET status = 'COMPLETED', progress = 100,"
 	" error = NULL, completed_at = now(), updated_at = now(),"
-	" attempts = greatest(attempts, $6::int)"
-	" WHERE id = $1::int AND status IN ('PENDING', 'IN_PROGRESS') RETURNING id, " END_TIMES "),"
+	" attempts = greatest(t.attempts, x.attempts)"
+	" FROM x WHERE t.id = x.id AND t.status IN ('PENDING', 'IN_PROGRESS')"
+	" RETURNING t.id, " END_TIMES "),"
 	" f AS (INSERT INTO report_files (report_id, format, content, sha256)"
-	" SELECT u.id, 'csv', convert_to($2::text, 'UTF8'), $3::text FROM u"
-	" UNION ALL SELECT u.id, 'json', convert_to($4::text, 'UTF8'), $5::text FROM u"
+	" SELECT u.id, 'csv', convert_to(x.csv, 'UTF8'), x.csv_sha FROM u JOIN x ON x.id = u.id"
+	" UNION ALL SELECT u.id, 'json', convert_to(x.json, 'UTF8'), x.json_sha"
+	" FROM u JOIN x ON x.id = u.id"
 	" ON CONFLICT DO NOTHING)"
-	" SELECT created_ms, completed_ms FROM u",
-	6, true,
+	" SELECT id, created_ms, completed_ms FROM u",
+	1, true,
 };
 
 static const struct tenant_stmt st_fail = {
@@ -498,70 +509,164 @@ out:
 	return rc;
 }
 
-int reportwork_save(struct tenant_conn *h, const struct reportwork_ctx *c,
-    unsigned mask, const char *const data[REPORT_PROVIDERS_N], int progress,
-    int attempt, struct reportwork_saved *out, struct err *e)
+/* Appends item's report as one element of st_save's array. */
+static void save_json(struct sbuf *sb, const struct reportwork_save_item *it)
 {
-	out->progress = -1;
-	out->created_ms = 0;
-	struct sbuf rows;
-	sbuf_init(&rows, REPORTWORK_FILE_MAX);
-	sbuf_putc(&rows, '[');
+	const struct reportwork_ctx *c = it->ctx;
+	int progress = it->progress < 0 ? 0 : it->progress > 100 ? 100 : it->progress;
+	sbuf_printf(sb, "{\"id\":%lld,\"progress\":%d,\"attempts\":%d,\"providers\":[",
+	    c->report_id, progress, it->attempt < 0 ? 0 : it->attempt);
 	bool first = true;
 	for (int k = 0; k < REPORT_PROVIDERS_N; k++) {
-		if (!(mask & (1u << k)))
+		if (!(it->mask & (1u << k)))
 			continue;
 		const struct reportwork_provider *p = &c->p[k];
-		sbuf_puts(&rows, first ? "{\"provider\":" : ",{\"provider\":");
+		sbuf_puts(sb, first ? "{\"provider\":" : ",{\"provider\":");
 		first = false;
-		sbuf_json_str(&rows, report_providers[k], strlen(report_providers[k]));
-		sbuf_puts(&rows, ",\"status\":");
-		sbuf_json_str(&rows, p->status, strlen(p->status));
-		sbuf_printf(&rows, ",\"attempts\":%d,\"last_error\":", p->attempts);
+		sbuf_json_str(sb, report_providers[k], strlen(report_providers[k]));
+		sbuf_puts(sb, ",\"status\":");
+		sbuf_json_str(sb, p->status, strlen(p->status));
+		sbuf_printf(sb, ",\"attempts\":%d,\"last_error\":", p->attempts);
 		if (p->has_error)
-			sbuf_json_str(&rows, p->error, strlen(p->error));
+			sbuf_json_str(sb, p->error, strlen(p->error));
 		else
-			sbuf_puts(&rows, "null");
-		sbuf_puts(&rows, ",\"data\":");
-		if (strcmp(p->status, PROVIDER_COMPLETED) == 0 && data[k] != NULL) {
-			sbuf_puts(&rows, data[k]);
+			sbuf_puts(sb, "null");
+		sbuf_puts(sb, ",\"data\":");
+		if (strcmp(p->status, PROVIDER_COMPLETED) == 0 && it->data[k] != NULL) {
+			sbuf_puts(sb, it->data[k]);
 		} else if (strcmp(p->status, PROVIDER_PROCESSING) == 0 && p->job_id[0]) {
-			sbuf_puts(&rows, "{\"jobID\":");
-			sbuf_json_str(&rows, p->job_id, strlen(p->job_id));
-			sbuf_putc(&rows, '}');
+			sbuf_puts(sb, "{\"jobID\":");
+			sbuf_json_str(sb, p->job_id, strlen(p->job_id));
+			sbuf_putc(sb, '}');
 		} else {
-			sbuf_puts(&rows, "null");
+			sbuf_puts(sb, "null");
 		}
-		sbuf_putc(&rows, '}');
+		sbuf_putc(sb, '}');
 	}
-	sbuf_putc(&rows, ']');
-	char id[NUM_MAX], prog[NUM_MAX], att[NUM_MAX];
-	int rc;
-	if (rows.failed || fmt_num(id, sizeof id, c->report_id) != 0 ||
-	    fmt_num(prog, sizeof prog, progress < 0 ? 0 : progress > 100 ? 100 : progress) != 0 ||
-	    fmt_num(att, sizeof att, attempt < 0 ? 0 : attempt) != 0) {
-		rc = err_set(e, APP_ERR_INTERNAL, "internal error",
+	sbuf_puts(sb, "]}");
+}
+
+/* Marks in take[] the next statement's share of n items not done yet:
+ * the first one, then every later one whose report is not taken yet (a
+ * statement may touch a row once), while the items' bytes stay under
+ * budget.  Returns how many were taken. */
+static int pick_round(int n, const long long *ids, const size_t *bytes,
+    const bool *done, size_t budget, bool *take)
+{
+	size_t used = 0;
+	int taken = 0;
+	for (int i = 0; i < n; i++) {
+		take[i] = false;
+		if (done[i] || (taken > 0 && used + bytes[i] > budget))
+			continue;
+		bool dup = false;
+		for (int k = 0; k < i && !dup; k++)
+			dup = take[k] && ids[k] == ids[i];
+		if (dup)
+			continue;
+		take[i] = true;
+		used += bytes[i];
+		taken++;
+	}
+	return taken;
+}
+
+/* The rounds of a batch statement: ids and sizes of its items, and which
+ * are done or in the current round. */
+struct rounds {
+	int n;
+	long long *ids;
+	size_t *bytes;
+	bool *done, *take;
+};
+
+static void rounds_init(struct rounds *r, int n)
+{
+	r->n = n;
+	r->ids = xcalloc((size_t)n, sizeof *r->ids);
+	r->bytes = xcalloc((size_t)n, sizeof *r->bytes);
+	r->done = xcalloc((size_t)n, sizeof *r->done);
+	r->take = xcalloc((size_t)n, sizeof *r->take);
+}
+
+/* Picks the next round; false when every item is done. */
+static bool rounds_next(struct rounds *r, size_t budget)
+{
+	for (int i = 0; i < r->n; i++)
+		if (r->take[i])
+			r->done[i] = true;
+	return pick_round(r->n, r->ids, r->bytes, r->done, budget, r->take) > 0;
+}
+
+static void rounds_free(struct rounds *r)
+{
+	free(r->ids);
+	free(r->bytes);
+	free(r->done);
+	free(r->take);
+}
+
+/* Runs st_save for the items marked in `take`; fills their out. */
+static int save_round(struct tenant_conn *h, struct reportwork_save_item *items,
+    int n, const bool *take, struct sbuf *sb, struct err *e)
+{
+	sbuf_reset(sb);
+	sbuf_putc(sb, '[');
+	bool first = true;
+	for (int i = 0; i < n; i++) {
+		if (!take[i])
+			continue;
+		if (!first)
+			sbuf_putc(sb, ',');
+		first = false;
+		save_json(sb, &items[i]);
+	}
+	sbuf_putc(sb, ']');
+	if (sb->failed)
+		return err_set(e, APP_ERR_INTERNAL, "internal error",
 		    "work_save: provider rows too large");
-		goto out;
-	}
-	const char *params[] = { id, rows.p, prog, att };
+	const char *params[] = { sb->p };
 	PGresult *r = tenant_exec_prepared(h, &st_save, params, e);
-	if (r == NULL) {
-		rc = e->code;
-		goto out;
-	}
-	if (PQnfields(r) != 2) {
-		rc = bad_shape(r, "work_save", e);
-		goto out;
-	}
-	if (PQntuples(r) == 1) {
-		out->progress = atoi(PQgetvalue(r, 0, 0));
-		out->created_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	if (r == NULL)
+		return e->code;
+	if (PQnfields(r) != 3)
+		return bad_shape(r, "work_save", e);
+	for (int row = 0; row < PQntuples(r); row++) {
+		long long id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+		for (int i = 0; i < n; i++) {
+			if (take[i] && items[i].ctx->report_id == id) {
+				items[i].out.progress = atoi(PQgetvalue(r, row, 1));
+				items[i].out.created_ms = strtoll(PQgetvalue(r, row, 2), NULL, 10);
+			}
+		}
 	}
 	PQclear(r);
-	rc = 0;
-out:
-	sbuf_clear(&rows);
+	return 0;
+}
+
+int reportwork_save_many(struct tenant_conn *h, struct reportwork_save_item *items,
+    int n, struct err *e)
+{
+	if (n < 1 || n > REPORTWORK_LOAD_MAX)
+		return err_set(e, APP_ERR_INTERNAL, "internal error", "save_many: %d items", n);
+	struct rounds rd;
+	rounds_init(&rd, n);
+	for (int i = 0; i < n; i++) {
+		items[i].out.progress = -1;
+		items[i].out.created_ms = 0;
+		rd.ids[i] = items[i].ctx->report_id;
+		rd.bytes[i] = 256;
+		for (int k = 0; k < REPORT_PROVIDERS_N; k++)
+			if (items[i].data[k] != NULL)
+				rd.bytes[i] += strlen(items[i].data[k]);
+	}
+	struct sbuf sb;
+	sbuf_init(&sb, REPORTWORK_SAVE_MAX);
+	int rc = 0;
+	while (rc == 0 && rounds_next(&rd, REPORTWORK_SAVE_ROUND))
+		rc = save_round(h, items, n, rd.take, &sb, e);
+	sbuf_clear(&sb);
+	rounds_free(&rd);
 	return rc;
 }
 
@@ -605,23 +710,88 @@ static int end_result(PGresult *r, const char *what, struct reportwork_end *out,
 	return 0;
 }
 
-int reportwork_complete(struct tenant_conn *h, long long report_id,
-    const struct sbuf *csv, const struct sbuf *json, int attempt,
-    struct reportwork_end *out, struct err *e)
+static int complete_round(struct tenant_conn *h, struct reportwork_done_item *items,
+    int n, const bool *take, struct sbuf *sb, struct err *e)
 {
-	memset(out, 0, sizeof *out);
-	char id[NUM_MAX], att[NUM_MAX];
-	char csv_sha[CRYPTO_SHA256_HEX], json_sha[CRYPTO_SHA256_HEX];
-	if (fmt_num(id, sizeof id, report_id) != 0 ||
-	    fmt_num(att, sizeof att, attempt < 0 ? 0 : attempt) != 0)
-		return err_set(e, APP_ERR_INTERNAL, "internal error", "bad number");
-	crypto_sha256_hex(csv->p, csv->len, csv_sha);
-	crypto_sha256_hex(json->p, json->len, json_sha);
-	const char *params[] = { id, csv->p, csv_sha, json->p, json_sha, att };
+	sbuf_reset(sb);
+	sbuf_putc(sb, '[');
+	bool first = true;
+	for (int i = 0; i < n; i++) {
+		if (!take[i])
+			continue;
+		const struct reportwork_done_item *it = &items[i];
+		char csv_sha[CRYPTO_SHA256_HEX], json_sha[CRYPTO_SHA256_HEX];
+		crypto_sha256_hex(it->csv->p, it->csv->len, csv_sha);
+		crypto_sha256_hex(it->json->p, it->json->len, json_sha);
+		sbuf_printf(sb, "%s{\"id\":%lld,\"attempts\":%d,\"csv_sha\":\"%s\","
+		    "\"json_sha\":\"%s\",\"csv\":", first ? "" : ",", it->report_id,
+		    it->attempt < 0 ? 0 : it->attempt, csv_sha, json_sha);
+		sbuf_json_str(sb, it->csv->p, it->csv->len);
+		sbuf_puts(sb, ",\"json\":");
+		sbuf_json_str(sb, it->json->p, it->json->len);
+		sbuf_putc(sb, '}');
+		first = false;
+	}
+	sbuf_putc(sb, ']');
+	if (sb->failed)
+		return err_set(e, APP_ERR_INTERNAL, "internal error",
+		    "work_complete: files too large");
+	const char *params[] = { sb->p };
 	PGresult *r = tenant_exec_prepared(h, &st_complete, params, e);
 	if (r == NULL)
 		return e->code;
-	return end_result(r, "work_complete", out, e);
+	if (PQnfields(r) != 3)
+		return bad_shape(r, "work_complete", e);
+	for (int row = 0; row < PQntuples(r); row++) {
+		long long id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+		for (int i = 0; i < n; i++) {
+			if (take[i] && items[i].report_id == id) {
+				items[i].out.changed = true;
+				items[i].out.created_ms = strtoll(PQgetvalue(r, row, 1), NULL, 10);
+				items[i].out.completed_ms = strtoll(PQgetvalue(r, row, 2), NULL, 10);
+			}
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
+int reportwork_complete_many(struct tenant_conn *h, struct reportwork_done_item *items,
+    int n, struct err *e)
+{
+	if (n < 1 || n > REPORTWORK_LOAD_MAX)
+		return err_set(e, APP_ERR_INTERNAL, "internal error",
+		    "complete_many: %d items", n);
+	struct rounds rd;
+	rounds_init(&rd, n);
+	for (int i = 0; i < n; i++) {
+		memset(&items[i].out, 0, sizeof items[i].out);
+		items[i].rc = 0;
+		rd.ids[i] = items[i].report_id;
+		/* JSON escaping may grow text up to 6x; budget the usual 1.2x. */
+		rd.bytes[i] = 256 + (items[i].csv->len + items[i].json->len) * 6 / 5;
+	}
+	struct sbuf sb;
+	sbuf_init(&sb, 6 * (size_t)REPORTWORK_FILE_MAX * 2 + REPORTWORK_SAVE_ROUND);
+	int rc = 0;
+	while (rounds_next(&rd, REPORTWORK_SAVE_ROUND)) {
+		struct err re;
+		err_clear(&re);
+		int r = complete_round(h, items, n, rd.take, &sb, &re);
+		for (int i = 0; i < n; i++) {
+			if (rd.take[i] && r != 0) {
+				items[i].rc = r;
+				items[i].e = re;
+			}
+		}
+		if (r != 0 && rc == 0) {
+			rc = r;
+			*e = re;
+		}
+	}
+	sbuf_clear(&sb);
+	rounds_free(&rd);
+	return rc;
 }
 
 int reportwork_fail(struct tenant_conn *h, long long report_id,

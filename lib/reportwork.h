@@ -50,6 +50,8 @@ enum {
 	REPORTWORK_DATA_DEPTH = 16,		/* deepest provider data */
 	REPORTWORK_FILE_MAX = 4 * 1024 * 1024,	/* largest built file */
 	REPORTWORK_LOAD_MAX = 1000,		/* reports per reportwork_load_many() */
+	REPORTWORK_SAVE_ROUND = 1024 * 1024,	/* data bytes per save statement */
+	REPORTWORK_SAVE_MAX = 8 * 1024 * 1024,	/* largest save statement text */
 };
 
 /* ---- pure parts --------------------------------------------------------- */
@@ -129,23 +131,35 @@ int reportwork_load_many(struct tenant_conn *h, const long long *ids, int n,
     struct reportwork_ctx *out, bool *found, char **data, struct err *e)
 	__attribute__((warn_unused_result));
 
-/* What reportwork_save() stored: enough, with the context, for the
- * report.progress event without reading the report again. */
+/* What reportwork_save_many() stored for a report: enough, with the
+ * context, for the report.progress event without reading it again. */
 struct reportwork_saved {
 	int progress;			/* -1: the report is terminal, nothing changed */
 	int64_t created_ms;		/* epoch ms */
 };
 
-/* Stores the provider rows whose bit is set in mask (1 << k), the
- * provider data data[k] of rows that became COMPLETED (JSON text; NULL
- * otherwise), sets the report IN_PROGRESS, progress = greatest(progress,
- * progress) and attempts = greatest(attempts, attempt) — only while the
- * report is not terminal.  out gets the stored progress (-1 if the report
- * is terminal: nothing changed) and the report's creation time. */
-int reportwork_save(struct tenant_conn *h, const struct reportwork_ctx *c,
-    unsigned mask, const char *const data[REPORT_PROVIDERS_N], int progress,
-    int attempt, struct reportwork_saved *out, struct err *e)
-	__attribute__((warn_unused_result));
+/* One report's attempt for reportwork_save_many(). */
+struct reportwork_save_item {
+	const struct reportwork_ctx *ctx;	/* the report and its provider rows */
+	unsigned mask;				/* rows to store: bit 1 << k */
+	const char *const *data;		/* [REPORT_PROVIDERS_N]: JSON text of
+						 * rows that became COMPLETED, else NULL */
+	int progress;				/* 0..100 */
+	int attempt;
+	struct reportwork_saved out;		/* filled */
+};
+
+/* Stores the attempts of items[0..n) (1..REPORTWORK_LOAD_MAX reports of
+ * h's tenant), in as few statements as the sizes allow (one per
+ * REPORTWORK_SAVE_ROUND bytes of data; a report given twice goes in a
+ * later statement): per report the provider rows whose bit is set in mask
+ * (data[k] for rows that became COMPLETED), status IN_PROGRESS, progress =
+ * greatest(progress, item's) and attempts = greatest(attempts, item's) —
+ * only while the report is not terminal.  Each item's out gets the stored
+ * progress (-1 when the report is terminal or unknown: nothing changed)
+ * and the creation time.  Returns 0 or an error (later rounds not run). */
+int reportwork_save_many(struct tenant_conn *h, struct reportwork_save_item *items,
+    int n, struct err *e) __attribute__((warn_unused_result));
 
 /* The providers' data of report_id (JSON objects, new references put into
  * out[k]; NULL when a row has none).  Returns 0 or an error (out all NULL). */
@@ -160,11 +174,26 @@ struct reportwork_end {
 	int64_t completed_ms;
 };
 
-/* The terminal transition to COMPLETED with both files, in one statement:
- * progress 100, completed_at now, files inserted (ON CONFLICT DO NOTHING). */
-int reportwork_complete(struct tenant_conn *h, long long report_id,
-    const struct sbuf *csv, const struct sbuf *json, int attempt,
-    struct reportwork_end *out, struct err *e) __attribute__((warn_unused_result));
+/* One report's terminal transition for reportwork_complete_many(). */
+struct reportwork_done_item {
+	long long report_id;
+	const struct sbuf *csv, *json;	/* the built files */
+	int attempt;
+	struct reportwork_end out;	/* filled */
+	int rc;				/* 0, or the error of its statement */
+	struct err e;
+};
+
+/* The terminal transition to COMPLETED of items[0..n) (1..
+ * REPORTWORK_LOAD_MAX reports of h's tenant), each with both files, in as
+ * few statements as the sizes allow (a report given twice goes in a later
+ * one): progress 100, completed_at now, files inserted (ON CONFLICT DO
+ * NOTHING), only while the report is not terminal.  A statement that fails
+ * sets rc/e of its items (others may have succeeded; not retried after a
+ * lost connection: the outcome is unknown).  Returns 0 or the first
+ * error. */
+int reportwork_complete_many(struct tenant_conn *h, struct reportwork_done_item *items,
+    int n, struct err *e);
 
 /* The terminal transition to FAILED with reason; unfinished provider rows
  * become FAILED. */
