@@ -132,7 +132,9 @@ static const struct cfg_def defs[] = {
 	  1, 64, "Redis key prefix of the job queue (<p>:job:<id>, <p>:due, ...)" },
 	{ "QUEUE_POLL_INTERVAL_MS", T_INT, F(queue_poll_interval_ms), "10000",
 	  CFG_WORKER, 0, 10, 3600000,
-	  "delay before a report job's next attempt; longest idle sleep" },
+	  "period of a report job's attempts (the next starts this long after "
+	  "the last one started, at least half of it after that one ended); "
+	  "longest idle sleep" },
 	{ "QUEUE_MAX_ATTEMPTS", T_INT, F(queue_max_attempts), "30",
 	  CFG_WORKER, 0, 1, 100000, "attempts of a report job before it fails" },
 	{ "QUEUE_LEASE_MS", T_INT, F(queue_lease_ms), "30000", CFG_WORKER, 0,

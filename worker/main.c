@@ -20,6 +20,7 @@
 #include "log.h"
 #include "reportwork.h"
 #include "worker.h"
+#include "xalloc.h"
 #include "proc.h"
 
 enum { IDLE_WAIT_MS = 100, BUSY_WAIT_MS = 10, HOST_MAX = 64, EVENT_PAYLOAD_MAX = 1024 };
@@ -63,40 +64,74 @@ static int event_job(const struct kafka_msg *m, char *id, size_t idsz, char *pay
 	return rc;
 }
 
-/* Puts m's job in the queue.  0: done with m (enqueued, or bad and
- * skipped); -1: Redis is unavailable, keep m and try again. */
-static int intake_one(struct worker *w, const struct kafka_msg *m)
+/* The enqueue of one consumed message, for intake_batch(). */
+struct intake_item {
+	struct kafka_msg *m;
+	bool bad;
+	char id[QUEUE_ID_MAX + 1];
+	char payload[EVENT_PAYLOAD_MAX];
+};
+
+/* Puts the jobs of msgs[0..n) in the queue in one pipeline.  Returns how
+ * many leading messages are done with (enqueued, duplicate, or bad and
+ * skipped); the rest, from the first one Redis could not take, must be
+ * kept and tried again (at-least-once: enqueue is idempotent). */
+static int intake_batch(struct worker *w, struct kafka_msg **msgs, int n)
 {
-	char id[QUEUE_ID_MAX + 1], payload[EVENT_PAYLOAD_MAX];
-	if (event_job(m, id, sizeof id, payload, sizeof payload) != 0) {
-		struct log_line l;
-		log_begin(&l, LOG_WARN, "kafka_bad_message");
-		log_str(&l, "topic", m->topic);
-		log_int(&l, "partition", m->partition);
-		log_int(&l, "offset", (long long)m->offset);
-		log_end(&l);
-		w->st.bad_messages++;
-		return 0;
+	struct intake_item *it = xcalloc((size_t)n, sizeof *it);
+	struct queue_op *ops = xcalloc((size_t)n, sizeof *ops);
+	int nops = 0;
+	for (int i = 0; i < n; i++) {
+		const struct kafka_msg *m = msgs[i];
+		it[i].m = msgs[i];
+		if (event_job(m, it[i].id, sizeof it[i].id, it[i].payload,
+		    sizeof it[i].payload) != 0) {
+			it[i].bad = true;
+			continue;
+		}
+		struct queue_op *o = &ops[nops++];
+		o->kind = QUEUE_OP_ENQUEUE;
+		o->id = it[i].id;
+		o->payload = it[i].payload;
+		o->max_attempts = w->cfg->queue_max_attempts;
 	}
-	bool created = false;
-	struct err e;
-	err_clear(&e);
-	int rc = queue_enqueue(w->q, id, payload, 0, w->cfg->queue_max_attempts, &created, &e);
-	if (rc == APP_ERR_UNAVAILABLE) {
-		log_kv(LOG_WARN, "job_enqueue_failed", "job", id, "detail", e.detail, NULL);
-		return -1;
+	if (nops > 0)
+		(void)queue_run(w->q, ops, (size_t)nops);
+	int done = 0, k = 0;
+	for (; done < n; done++) {
+		const struct kafka_msg *m = msgs[done];
+		if (it[done].bad) {
+			struct log_line l;
+			log_begin(&l, LOG_WARN, "kafka_bad_message");
+			log_str(&l, "topic", m->topic);
+			log_int(&l, "partition", m->partition);
+			log_int(&l, "offset", (long long)m->offset);
+			log_end(&l);
+			w->st.bad_messages++;
+			continue;
+		}
+		const struct queue_op *o = &ops[k++];
+		if (o->rc == APP_ERR_UNAVAILABLE) {
+			log_kv(LOG_WARN, "job_enqueue_failed", "job", o->id, "detail",
+			    o->e.detail, NULL);
+			break;
+		}
+		if (o->rc != 0) {
+			log_kv(LOG_WARN, "job_enqueue_refused", "job", o->id, "detail",
+			    o->e.detail, NULL);
+			continue;
+		}
+		if (o->created)
+			w->st.enqueued++;
+		else
+			w->st.duplicates++;
+		log_kv(LOG_INFO, o->created ? "job_enqueued" : "job_duplicate", "job",
+		    o->id, NULL);
+		w->next_claim_ms = 0;
 	}
-	if (rc != 0) {
-		log_kv(LOG_WARN, "job_enqueue_refused", "job", id, "detail", e.detail, NULL);
-		return 0;
-	}
-	if (created)
-		w->st.enqueued++;
-	else
-		w->st.duplicates++;
-	log_kv(LOG_INFO, created ? "job_enqueued" : "job_duplicate", "job", id, NULL);
-	w->next_claim_ms = 0;
-	return 0;
+	free(ops);
+	free(it);
+	return done;
 }
 
 static void consumer_reset(struct worker *w)
@@ -124,7 +159,7 @@ static int consumer_open(struct worker *w)
 
 static void commit(struct worker *w, bool sync)
 {
-	if (!w->uncommitted || w->held != NULL || w->cons == NULL)
+	if (!w->uncommitted || w->nheld > 0 || w->cons == NULL)
 		return;
 	struct err e;
 	err_clear(&e);
@@ -134,48 +169,47 @@ static void commit(struct worker *w, bool sync)
 		log_kv(LOG_WARN, "kafka_commit_failed", "detail", e.detail, NULL);
 }
 
-/* Handles first (may be NULL) and whatever else is waiting, without
- * blocking; commits what was enqueued. */
+/* Enqueues the held messages, first (may be NULL) and whatever else is
+ * waiting, without blocking, in one pipeline; keeps in order what Redis
+ * could not take and commits only once nothing is held (the commit covers
+ * every consumed offset). */
 static void intake(struct worker *w, struct kafka_msg *first, int64_t now)
 {
-	if (w->held != NULL) {
-		if (now < w->held_retry_ms) {
-			kafka_msg_free(first);	/* not reached: no poll while held */
-			return;
-		}
-		if (intake_one(w, w->held) != 0) {
-			w->held_retry_ms = now + 200;
-			kafka_msg_free(first);
-			return;
-		}
-		kafka_msg_free(w->held);
-		w->held = NULL;
-		w->uncommitted = true;
+	if (w->nheld > 0 && now < w->held_retry_ms) {
+		kafka_msg_free(first);	/* not reached: no poll while held */
+		return;
 	}
-	struct kafka_msg *m = first;
-	for (int i = 0; i < WORKER_INTAKE_BATCH; i++) {
-		if (m == NULL) {
-			struct err e;
-			err_clear(&e);
-			if (w->cons == NULL || kafka_consumer_poll(w->cons, 0, &m, &e) != 0) {
-				if (w->cons != NULL) {
-					log_kv(LOG_ERROR, "kafka_consumer_fatal", "detail", e.detail, NULL);
-					consumer_reset(w);
-				}
-				break;
-			}
-			if (m == NULL)
-				break;
-		}
-		if (intake_one(w, m) != 0) {
-			w->held = m;
-			w->held_retry_ms = now + 200;
+	struct kafka_msg *msgs[WORKER_INTAKE_BATCH];
+	int n = 0;
+	for (int i = 0; i < w->nheld; i++)
+		msgs[n++] = w->held[i];
+	w->nheld = 0;
+	if (first != NULL)
+		msgs[n++] = first;	/* room: nothing is held when we block in Kafka */
+	while (n < WORKER_INTAKE_BATCH && w->cons != NULL) {
+		struct kafka_msg *m = NULL;
+		struct err e;
+		err_clear(&e);
+		if (kafka_consumer_poll(w->cons, 0, &m, &e) != 0) {
+			log_kv(LOG_ERROR, "kafka_consumer_fatal", "detail", e.detail, NULL);
+			consumer_reset(w);
 			break;
 		}
-		kafka_msg_free(m);
-		m = NULL;
-		w->uncommitted = true;
+		if (m == NULL)
+			break;
+		msgs[n++] = m;
 	}
+	if (n == 0)
+		return;
+	int done = intake_batch(w, msgs, n);
+	for (int i = 0; i < done; i++)
+		kafka_msg_free(msgs[i]);
+	for (int i = done; i < n; i++)
+		w->held[w->nheld++] = msgs[i];
+	if (w->nheld > 0)
+		w->held_retry_ms = now + 200;
+	if (done > 0)
+		w->uncommitted = true;
 	commit(w, false);
 }
 
@@ -272,7 +306,9 @@ static int setup(struct worker *w)
 		}
 		usleep(200 * 1000);
 	}
-	struct kafka_producer_opts po = { .client_id = "report-worker", .linger_ms = -1 };
+	/* A few ms of linger put a turn's report.progress events into one
+	 * request; report.ready does not wait, proc_flush_ready() sends it. */
+	struct kafka_producer_opts po = { .client_id = "report-worker", .linger_ms = 5 };
 	w->prod = kafka_producer_new_opts(c->kafka_brokers, &po, &e);
 	if (w->prod == NULL) {
 		log_kv(LOG_ERROR, "kafka_producer_failed", "detail", e.detail, NULL);
@@ -293,7 +329,8 @@ static void teardown(struct worker *w)
 	proc_clear(w);
 	if (w->multi != NULL)
 		curl_global_cleanup();
-	kafka_msg_free(w->held);
+	for (int i = 0; i < w->nheld; i++)
+		kafka_msg_free(w->held[i]);
 	kafka_consumer_free(w->cons);
 	kafka_producer_free(w->prod);
 	if (w->lock != NULL)
@@ -378,7 +415,7 @@ static void run(struct worker *w)
 		int64_t t = proc_timeout(w, now, cap);
 		if (t <= 0)
 			continue;
-		if (w->http_running == 0 && w->cons != NULL && w->held == NULL) {
+		if (w->http_running == 0 && w->cons != NULL && w->nheld == 0) {
 			/* Idle: block in Kafka, which is what wakes us. */
 			struct kafka_msg *m = NULL;
 			struct err e;

@@ -27,7 +27,11 @@ enum step { STEP_START, STEP_POLL };
 
 enum { LIST_NONE, LIST_READY, LIST_DELAYED };
 
-enum { RESTARTS_MAX = 2, REASON_MAX = 480 };
+enum {
+	RESTARTS_MAX = 2,
+	REASON_MAX = 480,
+	COMPLETE_BYTES = 8 * 1024 * 1024,	/* built files held before their statement */
+};
 
 struct call {
 	struct call *next, *prev;	/* in the ready or the delayed list */
@@ -63,6 +67,7 @@ struct job {
 	char *data[REPORT_PROVIDERS_N];	/* COMPLETED this attempt (JSON text) */
 	struct reportwork_ctx ctx;
 	struct call calls[REPORT_PROVIDERS_N];
+	struct sbuf csv, json;		/* built files, while it is being completed */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -77,15 +82,21 @@ static uint32_t rnd32(struct worker *w)
 	return (uint32_t)(x >> 16);
 }
 
-static void job_ctx(const struct job *j)
+static void log_job_ctx(const char *tenant, long long report_id, const char *qid,
+    int attempt)
 {
 	char num[24];
-	log_ctx_set("tenant", j->tenant);
-	snprintf(num, sizeof num, "%lld", j->report_id);	/* fits */
+	log_ctx_set("tenant", tenant);
+	snprintf(num, sizeof num, "%lld", report_id);	/* fits */
 	log_ctx_set("report", num);
-	log_ctx_set("job", j->qid);
-	snprintf(num, sizeof num, "%d", j->attempt);		/* fits */
+	log_ctx_set("job", qid);
+	snprintf(num, sizeof num, "%d", attempt);		/* fits */
 	log_ctx_set("attempt", num);
+}
+
+static void job_ctx(const struct job *j)
+{
+	log_job_ctx(j->tenant, j->report_id, j->qid, j->attempt);
 }
 
 static void qjob_of(const struct job *j, struct queue_job *qj)
@@ -158,6 +169,8 @@ static void job_free(struct worker *w, struct job *j)
 		sbuf_clear(&c->body);
 		free(j->data[k]);
 	}
+	sbuf_clear(&j->csv);
+	sbuf_clear(&j->json);
 	if (j->prev != NULL)
 		j->prev->next = j->next;
 	else
@@ -265,37 +278,103 @@ void proc_flush_ready(struct worker *w)
 	w->nready = 0;
 }
 
-/* ---- queue transitions -------------------------------------------------- */
+/* ---- queue transitions --------------------------------------------------
+ * Retry, complete and fail are collected during a step and sent to Redis in
+ * one pipeline at its end (queue_flush), after the database writes they
+ * follow.  A job whose transition is pending is already freed: the entry
+ * keeps what the queue and the log need. */
 
-static void finish_in_queue(struct worker *w, struct job *j, int what,
-    int64_t delay_ms, const char *reason)
-{
+struct queue_later {
 	struct queue_job qj;
-	struct err e;
-	err_clear(&e);
-	qjob_of(j, &qj);
-	int rc;
-	if (what == 0)
-		rc = queue_retry(w->q, &qj, delay_ms, reason, &e);
-	else if (what == 1)
-		rc = queue_complete(w->q, &qj, &e);
-	else
-		rc = queue_fail(w->q, &qj, reason, &e);
-	if (rc == 0)
-		return;
-	if (rc == APP_ERR_TOO_LARGE && what == 0) {
-		/* Out of attempts in the queue's eyes: let the next claim fail it. */
-		rc = queue_fail(w->q, &qj, "attempts exhausted", &e);
-		if (rc == 0)
-			return;
+	enum queue_op_kind kind;
+	int64_t delay_ms;
+	char reason[QUEUE_REASON_MAX + 1];
+	char tenant[TENANT_ID_MAX];
+	long long report_id;
+};
+
+static void finish_in_queue(struct worker *w, const struct job *j,
+    enum queue_op_kind kind, int64_t delay_ms, const char *reason)
+{
+	if (w->nlater == w->later_cap) {
+		w->later_cap = w->later_cap ? 2 * w->later_cap : 64;
+		w->later = xrealloc(w->later, (size_t)w->later_cap * sizeof *w->later);
 	}
-	struct log_line l;
-	log_begin(&l, LOG_WARN, rc == APP_ERR_CONFLICT ? "job_lease_lost" : "job_queue_failed");
-	log_str(&l, "err", app_err_name(e.code));
-	log_str(&l, "detail", e.detail);
-	log_end(&l);
-	if (rc == APP_ERR_CONFLICT)
-		w->st.lost++;
+	struct queue_later *l = &w->later[w->nlater++];
+	qjob_of(j, &l->qj);
+	l->kind = kind;
+	l->delay_ms = delay_ms;
+	snprintf(l->reason, sizeof l->reason, "%s", reason ? reason : "");	/* may cut */
+	memcpy(l->tenant, j->tenant, sizeof l->tenant);
+	l->report_id = j->report_id;
+}
+
+static void run_ops(struct worker *w, struct queue_op *ops, int n)
+{
+	for (int i = 0; i < n; i += QUEUE_BATCH_MAX)
+		(void)queue_run(w->q, ops + i,
+		    (size_t)(n - i < QUEUE_BATCH_MAX ? n - i : QUEUE_BATCH_MAX));
+}
+
+static void later_op(struct queue_later *l, struct queue_op *op)
+{
+	memset(op, 0, sizeof *op);
+	op->kind = l->kind;
+	op->job = &l->qj;
+	op->delay_ms = l->delay_ms;
+	op->reason = l->reason;
+}
+
+/* Sends the collected transitions; logs the ones Redis refused. */
+static void queue_flush(struct worker *w)
+{
+	int n = w->nlater;
+	if (n == 0)
+		return;
+	struct queue_op *ops = xcalloc((size_t)n, sizeof *ops);
+	for (int i = 0; i < n; i++)
+		later_op(&w->later[i], &ops[i]);
+	run_ops(w, ops, n);
+	/* A retry the queue refuses as out of attempts: fail it now (the next
+	 * claim would hand it out exhausted otherwise). */
+	int *again = xcalloc((size_t)n, sizeof *again);
+	int nagain = 0;
+	for (int i = 0; i < n; i++) {
+		struct queue_later *l = &w->later[i];
+		if (l->kind == QUEUE_OP_RETRY && ops[i].rc == APP_ERR_TOO_LARGE) {
+			l->kind = QUEUE_OP_FAIL;
+			snprintf(l->reason, sizeof l->reason, "attempts exhausted");
+			again[nagain++] = i;
+		}
+	}
+	if (nagain > 0) {
+		struct queue_op *ops2 = xcalloc((size_t)nagain, sizeof *ops2);
+		for (int i = 0; i < nagain; i++)
+			later_op(&w->later[again[i]], &ops2[i]);
+		run_ops(w, ops2, nagain);
+		for (int i = 0; i < nagain; i++)
+			ops[again[i]] = ops2[i];
+		free(ops2);
+	}
+	for (int i = 0; i < n; i++) {
+		const struct queue_op *o = &ops[i];
+		if (o->rc == 0)
+			continue;
+		const struct queue_later *l = &w->later[i];
+		log_job_ctx(l->tenant, l->report_id, l->qj.id, l->qj.attempts);
+		struct log_line line;
+		log_begin(&line, LOG_WARN, o->rc == APP_ERR_CONFLICT ? "job_lease_lost" :
+		    "job_queue_failed");
+		log_str(&line, "err", app_err_name(o->e.code));
+		log_str(&line, "detail", o->e.detail);
+		log_end(&line);
+		if (o->rc == APP_ERR_CONFLICT)
+			w->st.lost++;
+	}
+	log_ctx_clear();
+	free(again);
+	free(ops);
+	w->nlater = 0;
 }
 
 /* The terminal FAILED transition, its events and the queue. */
@@ -309,7 +388,7 @@ static void fail_report(struct worker *w, struct tenant_conn *h, struct job *j,
 	if (rc != 0) {
 		log_kv(LOG_WARN, "report_fail_write_failed", "err", app_err_name(e.code),
 		    "detail", e.detail, NULL);
-		finish_in_queue(w, j, 0, w->cfg->queue_poll_interval_ms, "database unavailable");
+		finish_in_queue(w, j, QUEUE_OP_RETRY, w->cfg->queue_poll_interval_ms, "database unavailable");
 		return;
 	}
 	if (end.changed) {
@@ -320,7 +399,7 @@ static void fail_report(struct worker *w, struct tenant_conn *h, struct job *j,
 	} else {
 		log_kv(LOG_INFO, "report_already_finished", NULL);
 	}
-	finish_in_queue(w, j, 2, 0, reason);
+	finish_in_queue(w, j, QUEUE_OP_FAIL, 0, reason);
 }
 
 /* report.progress + report.ready of a report this worker just completed,
@@ -364,17 +443,17 @@ static int completed_event(struct worker *w, const struct job *j,
 	return rc;
 }
 
-static void complete_report(struct worker *w, struct tenant_conn *h, struct job *j)
+/* Builds j's files from the data of this attempt or, when it is not all
+ * in memory (a claim after a crash), from the database.  True: built, j
+ * goes to the terminal statement; false: j was failed or retried. */
+static bool build_files(struct worker *w, struct tenant_conn *h, struct job *j)
 {
 	json_object *data[REPORT_PROVIDERS_N] = { NULL };
-	struct sbuf csv, json;
 	struct err e;
 	err_clear(&e);
-	sbuf_init(&csv, REPORTWORK_FILE_MAX + 1);
-	sbuf_init(&json, REPORTWORK_FILE_MAX + 1);
-	struct reportwork_end end = { 0 };
+	sbuf_init(&j->csv, REPORTWORK_FILE_MAX + 1);
+	sbuf_init(&j->json, REPORTWORK_FILE_MAX + 1);
 	int rc = 0;
-	/* The data came with the claim or in this attempt; else read it. */
 	for (int k = 0; k < REPORT_PROVIDERS_N; k++) {
 		const char *why = NULL;
 		if (j->data[k] != NULL)
@@ -395,41 +474,69 @@ static void complete_report(struct worker *w, struct tenant_conn *h, struct job 
 			    "%s has no stored data", report_providers[k]);
 	int64_t now = clock_wall_ms();
 	if (rc == 0)
-		rc = reportwork_build_csv(j->report_id, now, data, &csv, &e);
+		rc = reportwork_build_csv(j->report_id, now, data, &j->csv, &e);
 	if (rc == 0)
-		rc = reportwork_build_json(j->report_id, now, data, &json, &e);
-	if (rc == APP_ERR_TOO_LARGE) {
-		fail_report(w, h, j, "the providers' data is too large for a report");
-		goto out;
-	}
-	if (rc == 0)
-		rc = reportwork_complete(h, j->report_id, &csv, &json, j->attempt,
-		    &end, &e);
-	if (rc != 0) {
-		log_kv(LOG_WARN, "report_complete_failed", "err", app_err_name(e.code),
-		    "detail", e.detail, NULL);
-		finish_in_queue(w, j, 0, w->cfg->queue_poll_interval_ms, "database unavailable");
-		goto out;
-	}
-	if (end.changed) {
-		w->st.completed++;
-		struct log_line l;
-		log_begin(&l, LOG_INFO, "report_completed");
-		log_int(&l, "csv_bytes", (long long)csv.len);
-		log_int(&l, "json_bytes", (long long)json.len);
-		log_end(&l);
-		if (completed_event(w, j, &end) != 0)
-			log_kv(LOG_INFO, "report_ready_left_to_reconciler", NULL);
-	} else {
-		log_kv(LOG_INFO, "report_already_finished", NULL);
-	}
-	finish_in_queue(w, j, 1, 0, NULL);
-out:
+		rc = reportwork_build_json(j->report_id, now, data, &j->json, &e);
 	for (int k = 0; k < REPORT_PROVIDERS_N; k++)
 		if (data[k] != NULL)
 			json_object_put(data[k]);
-	sbuf_clear(&csv);
-	sbuf_clear(&json);
+	if (rc == APP_ERR_TOO_LARGE) {
+		fail_report(w, h, j, "the providers' data is too large for a report");
+		return false;
+	}
+	if (rc != 0) {
+		log_kv(LOG_WARN, "report_complete_failed", "err", app_err_name(e.code),
+		    "detail", e.detail, NULL);
+		finish_in_queue(w, j, QUEUE_OP_RETRY, w->cfg->queue_poll_interval_ms,
+		    "database unavailable");
+		return false;
+	}
+	return true;
+}
+
+/* The terminal statement for js[0..n) (files built, one tenant: h), then
+ * each job's event and queue transition; frees the jobs. */
+static void complete_all(struct worker *w, struct tenant_conn *h, struct job **js,
+    int n)
+{
+	if (n == 0)
+		return;
+	struct reportwork_done_item *items = xcalloc((size_t)n, sizeof *items);
+	for (int i = 0; i < n; i++) {
+		items[i].report_id = js[i]->report_id;
+		items[i].csv = &js[i]->csv;
+		items[i].json = &js[i]->json;
+		items[i].attempt = js[i]->attempt;
+	}
+	struct err e;
+	err_clear(&e);
+	(void)reportwork_complete_many(h, items, n, &e);	/* per item below */
+	for (int i = 0; i < n; i++) {
+		struct job *j = js[i];
+		const struct reportwork_done_item *it = &items[i];
+		job_ctx(j);
+		if (it->rc != 0) {
+			log_kv(LOG_WARN, "report_complete_failed", "err",
+			    app_err_name(it->e.code), "detail", it->e.detail, NULL);
+			finish_in_queue(w, j, QUEUE_OP_RETRY, w->cfg->queue_poll_interval_ms,
+			    "database unavailable");
+		} else if (it->out.changed) {
+			w->st.completed++;
+			struct log_line l;
+			log_begin(&l, LOG_INFO, "report_completed");
+			log_int(&l, "csv_bytes", (long long)j->csv.len);
+			log_int(&l, "json_bytes", (long long)j->json.len);
+			log_end(&l);
+			if (completed_event(w, j, &it->out) != 0)
+				log_kv(LOG_INFO, "report_ready_left_to_reconciler", NULL);
+			finish_in_queue(w, j, QUEUE_OP_COMPLETE, 0, NULL);
+		} else {
+			log_kv(LOG_INFO, "report_already_finished", NULL);
+			finish_in_queue(w, j, QUEUE_OP_COMPLETE, 0, NULL);
+		}
+		job_free(w, j);
+	}
+	free(items);
 }
 
 /* The reason a report failed after its last attempt. */
@@ -505,59 +612,46 @@ static void progress_event(struct worker *w, const struct job *j,
 	sbuf_clear(&ev);
 }
 
-/* The last call of j's attempt ended: write it down and move the job on. */
-static void attempt_done(struct worker *w, struct job *j)
+static int providers_done(const struct job *j)
 {
-	job_ctx(j);
-	struct err e;
-	err_clear(&e);
-	if (w->stopping && !j->contacted) {
-		/* Shutting down before any request of this attempt went out:
-		 * nothing to record, the job is due again at once. */
-		log_kv(LOG_INFO, "job_released", "why", "shutdown", NULL);
-		finish_in_queue(w, j, 0, 0, "worker shutdown");
-		job_free(w, j);
-		return;
-	}
 	int done = 0;
 	for (int k = 0; k < REPORT_PROVIDERS_N; k++)
 		if (strcmp(j->ctx.p[k].status, PROVIDER_COMPLETED) == 0)
 			done++;
-	struct tenant_conn *h = tenant_acquire(w->tenants, j->tenant, &e);
-	if (h == NULL) {
-		log_kv(LOG_WARN, "attempt_not_saved", "err", app_err_name(e.code),
-		    "detail", e.detail, NULL);
-		finish_in_queue(w, j, 0, w->cfg->queue_poll_interval_ms, "database unavailable");
-		goto out;
-	}
-	int progress = reportwork_progress(done, REPORT_PROVIDERS_N);
-	struct reportwork_saved saved;
-	const char *data[REPORT_PROVIDERS_N];
-	for (int k = 0; k < REPORT_PROVIDERS_N; k++)
-		data[k] = j->data[k];
-	int rc = reportwork_save(h, &j->ctx, j->mask, data,
-	    done == REPORT_PROVIDERS_N ? j->ctx.progress : progress,
-	    j->attempt, &saved, &e);
+	return done;
+}
+
+/* The attempt of j was stored (rc 0, saved) or not (rc, e): move the job
+ * on.  True: its files are built and it waits for the terminal statement;
+ * false: it was freed. */
+static bool attempt_settled(struct worker *w, struct tenant_conn *h, struct job *j,
+    int rc, const struct err *e, const struct reportwork_saved *saved)
+{
+	job_ctx(j);
+	int done = providers_done(j);
 	if (rc != 0) {
-		log_kv(LOG_WARN, "attempt_not_saved", "err", app_err_name(e.code),
-		    "detail", e.detail, NULL);
-		finish_in_queue(w, j, 0, w->cfg->queue_poll_interval_ms, "database unavailable");
+		log_kv(LOG_WARN, "attempt_not_saved", "err", app_err_name(e->code),
+		    "detail", e->detail, NULL);
+		finish_in_queue(w, j, QUEUE_OP_RETRY, w->cfg->queue_poll_interval_ms,
+		    "database unavailable");
 		goto out;
 	}
 	struct log_line l;
 	log_begin(&l, LOG_INFO, "attempt_done");
 	log_int(&l, "done", done);
-	log_int(&l, "progress", saved.progress < 0 ? progress : saved.progress);
+	log_int(&l, "progress", saved->progress < 0 ?
+	    reportwork_progress(done, REPORT_PROVIDERS_N) : saved->progress);
 	log_int(&l, "ms", (clock_mono_us() - j->t0_us) / 1000);
 	log_end(&l);
-	if (saved.progress < 0) {
+	if (saved->progress < 0) {
 		log_kv(LOG_INFO, "report_already_finished", NULL);
-		finish_in_queue(w, j, 1, 0, NULL);
+		finish_in_queue(w, j, QUEUE_OP_COMPLETE, 0, NULL);
 		goto out;
 	}
 	char reason[REASON_MAX];
 	if (done == REPORT_PROVIDERS_N) {
-		complete_report(w, h, j);
+		if (build_files(w, h, j))
+			return true;
 	} else if (j->permanent) {
 		permanent_reason(j, reason, sizeof reason);
 		fail_report(w, h, j, reason);
@@ -565,11 +659,20 @@ static void attempt_done(struct worker *w, struct job *j)
 		exhausted_reason(j, reason, sizeof reason);
 		fail_report(w, h, j, reason);
 	} else {
-		progress_event(w, j, &saved);
-		int64_t delay = w->cfg->queue_poll_interval_ms;
+		progress_event(w, j, saved);
+		/* Attempts start every poll interval: the time this one took
+		 * counts toward the wait, but the wait is never under half the
+		 * interval, so slow providers are not polled back to back and
+		 * other workers get their turn at the job.  A provider's
+		 * Retry-After counts from now. */
+		int64_t interval = w->cfg->queue_poll_interval_ms;
+		int64_t took = (clock_mono_us() - j->t0_us) / 1000;
+		int64_t delay = interval - took;
+		if (delay < interval / 2)
+			delay = interval / 2;
 		if (j->wait_ms > delay)
 			delay = j->wait_ms;
-		finish_in_queue(w, j, 0, delay, "providers not ready");
+		finish_in_queue(w, j, QUEUE_OP_RETRY, delay, "providers not ready");
 		w->st.retried++;
 		struct log_line r;
 		log_begin(&r, LOG_INFO, "retry_scheduled");
@@ -580,8 +683,96 @@ static void attempt_done(struct worker *w, struct job *j)
 			w->next_claim_ms = at;
 	}
 out:
-	tenant_release(h);
 	job_free(w, j);
+	return false;
+}
+
+/* The last call of j's attempt ended: settle it at the end of the step. */
+static void attempt_done(struct worker *w, struct job *j)
+{
+	if (w->nsettle == w->settle_cap) {
+		w->settle_cap = w->settle_cap ? 2 * w->settle_cap : 64;
+		w->settle = xrealloc(w->settle, (size_t)w->settle_cap * sizeof *w->settle);
+	}
+	w->settle[w->nsettle++] = j;
+}
+
+/* Stores the attempts that ended this step, one statement per tenant, then
+ * moves each job on; queue transitions go out in one pipeline. */
+static void settle_all(struct worker *w)
+{
+	int n = w->nsettle;
+	if (n > 0) {
+		struct job **js = w->settle;
+		struct job **group = xcalloc((size_t)n, sizeof *group);
+		struct reportwork_save_item *items = xcalloc((size_t)n, sizeof *items);
+		const char **data = xcalloc((size_t)n * REPORT_PROVIDERS_N, sizeof *data);
+		for (int i = 0; i < n; i++) {
+			struct job *j = js[i];
+			if (w->stopping && !j->contacted) {
+				/* Shutting down before any request of this attempt
+				 * went out: nothing to record, due again at once. */
+				job_ctx(j);
+				log_kv(LOG_INFO, "job_released", "why", "shutdown", NULL);
+				finish_in_queue(w, j, QUEUE_OP_RETRY, 0, "worker shutdown");
+				job_free(w, j);
+				js[i] = NULL;
+			}
+		}
+		for (int i = 0; i < n; i++) {
+			if (js[i] == NULL)
+				continue;
+			const char *tenant = js[i]->tenant;
+			int m = 0;
+			for (int k = i; k < n && m < REPORTWORK_LOAD_MAX; k++) {
+				if (js[k] == NULL || (k > i && strcmp(js[k]->tenant, tenant) != 0))
+					continue;
+				struct job *j = js[k];
+				js[k] = NULL;
+				group[m] = j;
+				int done = providers_done(j);
+				struct reportwork_save_item *it = &items[m];
+				memset(it, 0, sizeof *it);
+				it->ctx = &j->ctx;
+				it->mask = j->mask;
+				it->data = data + (size_t)m * REPORT_PROVIDERS_N;
+				for (int p = 0; p < REPORT_PROVIDERS_N; p++)
+					data[(size_t)m * REPORT_PROVIDERS_N + p] = j->data[p];
+				/* The terminal statement sets 100 once the files exist. */
+				it->progress = done == REPORT_PROVIDERS_N ? j->ctx.progress :
+				    reportwork_progress(done, REPORT_PROVIDERS_N);
+				it->attempt = j->attempt;
+				m++;
+			}
+			struct err e;
+			err_clear(&e);
+			struct tenant_conn *h = tenant_acquire(w->tenants, group[0]->tenant, &e);
+			int rc = h == NULL ? e.code : reportwork_save_many(h, items, m, &e);
+			/* Those with all their data: terminal statements in rounds
+			 * of at most COMPLETE_BYTES of files. */
+			int nc = 0;
+			size_t bytes = 0;
+			for (int k = 0; k < m; k++) {
+				struct job *j = group[k];
+				if (!attempt_settled(w, h, j, rc, &e, &items[k].out))
+					continue;
+				group[nc++] = j;
+				bytes += j->csv.len + j->json.len;
+				if (bytes >= COMPLETE_BYTES) {
+					complete_all(w, h, group, nc);
+					nc = 0;
+					bytes = 0;
+				}
+			}
+			complete_all(w, h, group, nc);
+			tenant_release(h);
+		}
+		free(data);
+		free(items);
+		free(group);
+		w->nsettle = 0;
+	}
+	queue_flush(w);
 }
 
 /* ---- calls ---------------------------------------------------------------- */
@@ -895,7 +1086,7 @@ static struct job *job_new(struct worker *w, const struct queue_job *qj, int64_t
 	}
 	if (parse_payload(qj, j->tenant, &j->report_id) != 0) {
 		log_kv(LOG_WARN, "job_bad_payload", "job", j->qid, NULL);
-		finish_in_queue(w, j, 2, 0, "bad payload");
+		finish_in_queue(w, j, QUEUE_OP_FAIL, 0, "bad payload");
 		job_free(w, j);
 		return NULL;
 	}
@@ -918,19 +1109,19 @@ static void job_begin(struct worker *w, struct job *j, struct tenant_conn *h,
 	job_ctx(j);
 	if (rc == APP_ERR_NOT_FOUND) {
 		log_kv(LOG_WARN, "job_report_missing", "detail", e->detail, NULL);
-		finish_in_queue(w, j, 2, 0, "report not found");
+		finish_in_queue(w, j, QUEUE_OP_FAIL, 0, "report not found");
 		goto drop;
 	}
 	if (rc != 0) {
 		log_kv(LOG_WARN, "job_load_failed", "err", app_err_name(e->code),
 		    "detail", e->detail, NULL);
-		finish_in_queue(w, j, 0, w->cfg->queue_poll_interval_ms, "database unavailable");
+		finish_in_queue(w, j, QUEUE_OP_RETRY, w->cfg->queue_poll_interval_ms, "database unavailable");
 		goto drop;
 	}
 	if (strcmp(j->ctx.status, REPORT_COMPLETED) == 0 ||
 	    strcmp(j->ctx.status, REPORT_FAILED) == 0) {
 		log_kv(LOG_INFO, "report_already_finished", "status", j->ctx.status, NULL);
-		finish_in_queue(w, j, 1, 0, NULL);
+		finish_in_queue(w, j, QUEUE_OP_COMPLETE, 0, NULL);
 		goto drop;
 	}
 	if (j->exhausted) {
@@ -1008,39 +1199,60 @@ static void begin_all(struct worker *w, struct job **js, int n)
 	free(ctx);
 }
 
-void proc_claim(struct worker *w, int64_t now)
+/* One queue_claim() of at most WORKER_CLAIM_BATCH jobs, loaded and begun.
+ * Returns how many were claimed, -1 when the claim failed. */
+static int claim_once(struct worker *w, size_t max, int64_t now)
 {
-	if (w->stopping || now < w->next_claim_ms)
-		return;
-	int room = w->cfg->worker_concurrency - w->njobs;
-	if (room <= 0) {
-		w->next_claim_ms = now + 50;
-		return;
-	}
-	size_t max = room < WORKER_CLAIM_BATCH ? (size_t)room : WORKER_CLAIM_BATCH;
 	size_t n = 0;
 	struct err e;
 	err_clear(&e);
 	if (queue_claim(w->q, w->id, max, w->cfg->queue_lease_ms, w->claim_buf, &n, &e) != 0) {
 		log_kv(LOG_WARN, "claim_failed", "err", app_err_name(e.code), "detail",
 		    e.detail, NULL);
-		w->next_claim_ms = now + 500;
-		return;
+		return -1;
 	}
 	struct job *js[WORKER_CLAIM_BATCH];
 	for (size_t i = 0; i < n; i++)
 		js[i] = job_new(w, &w->claim_buf[i], now);
 	begin_all(w, js, (int)n);
-	if (n == max) {
-		w->next_claim_ms = now;
+	settle_all(w);
+	return (int)n;
+}
+
+void proc_claim(struct worker *w, int64_t now)
+{
+	if (w->stopping || now < w->next_claim_ms)
 		return;
+	/* Several claims per turn while whole batches come back, so a long
+	 * turn does not cap the claim rate at one batch per turn. */
+	for (int round = 0; round < WORKER_CLAIM_ROUNDS; round++) {
+		int room = w->cfg->worker_concurrency - w->njobs;
+		if (room <= 0) {
+			w->next_claim_ms = now + 50;
+			return;
+		}
+		size_t max = room < WORKER_CLAIM_BATCH ? (size_t)room : WORKER_CLAIM_BATCH;
+		int n = claim_once(w, max, now);
+		if (n < 0) {
+			w->next_claim_ms = now + 500;
+			return;
+		}
+		if ((size_t)n < max)
+			break;
+		if (round == WORKER_CLAIM_ROUNDS - 1) {
+			w->next_claim_ms = now;
+			return;
+		}
 	}
+	struct err e;
+	err_clear(&e);
 	int64_t due = -1;
 	int64_t poll = w->cfg->queue_poll_interval_ms;
 	if (queue_next_due_ms(w->q, &due, &e) != 0 || due < 0 || due > poll)
 		due = poll;
 	w->next_claim_ms = now + due;
 }
+
 
 void proc_step(struct worker *w, int64_t now)
 {
@@ -1084,6 +1296,7 @@ void proc_step(struct worker *w, int64_t now)
 		if (!any || w->ready_head == NULL || w->http_running >= w->cfg->worker_http_max)
 			break;
 	}
+	settle_all(w);
 	log_ctx_clear();
 }
 
@@ -1145,13 +1358,15 @@ void proc_begin_stop(struct worker *w)
 
 void proc_abandon(struct worker *w)
 {
+	settle_all(w);
 	while (w->jobs != NULL) {
 		struct job *j = w->jobs;
 		job_ctx(j);
 		log_kv(LOG_WARN, "job_released", "why", "shutdown deadline", NULL);
-		finish_in_queue(w, j, 0, 0, "worker shutdown");
+		finish_in_queue(w, j, QUEUE_OP_RETRY, 0, "worker shutdown");
 		job_free(w, j);
 	}
+	queue_flush(w);
 }
 
 bool proc_busy(const struct worker *w)
@@ -1187,6 +1402,8 @@ void proc_clear(struct worker *w)
 		curl_easy_cleanup(w->easy_pool[i]);
 	free(w->easy_pool);
 	free(w->ready);
+	free(w->settle);
+	free(w->later);
 	free(w->claim_buf);
 	curl_slist_free_all(w->json_hdrs);
 	if (w->multi != NULL)

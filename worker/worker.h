@@ -26,7 +26,8 @@
 
 enum {
 	WORKER_CLAIM_BATCH = 256,	/* most jobs one queue_claim() asks for */
-	WORKER_INTAKE_BATCH = 256,	/* most Kafka messages per loop turn */
+	WORKER_CLAIM_ROUNDS = 4,	/* most queue_claim() calls per loop turn */
+	WORKER_INTAKE_BATCH = 1024,	/* most Kafka messages per loop turn (QUEUE_BATCH_MAX) */
 	WORKER_URL_MAX = 1024,
 };
 
@@ -34,6 +35,7 @@ enum {
 
 struct job;
 struct call;
+struct queue_later;
 
 /* A report.ready produced this loop turn, confirmed by proc_flush_ready(). */
 struct ready_item {
@@ -59,7 +61,9 @@ struct worker {
 	struct tenant_cache *tenants;
 	struct kafka_producer *prod;
 	struct kafka_consumer *cons;
-	struct kafka_msg *held;		/* consumed, enqueue failed: retried first */
+	struct kafka_msg *held[WORKER_INTAKE_BATCH];	/* consumed, enqueue failed:
+						 * retried first, in order */
+	int nheld;
 	int64_t held_retry_ms;
 	bool uncommitted;		/* messages enqueued but not committed */
 	redisContext *lock;		/* the reconciler's lock connection */
@@ -79,6 +83,14 @@ struct worker {
 
 	struct ready_item *ready;	/* report.ready produced, not confirmed */
 	int nready, ready_cap;
+
+	/* Work collected during a step and done at its end in a few round
+	 * trips: jobs whose attempt ended (one statement per tenant) and queue
+	 * transitions (one pipeline). */
+	struct job **settle;
+	int nsettle, settle_cap;
+	struct queue_later *later;
+	int nlater, later_cap;
 
 	struct queue_job *claim_buf;	/* WORKER_CLAIM_BATCH */
 	int64_t next_claim_ms;		/* monotonic */
