@@ -23,6 +23,8 @@ KAFKA_PORT=${KAFKA_PORT:-9092}
 PROVIDERS_PORT=${PROVIDERS_PORT:-4000}
 RELAY_PORT=${RELAY_PORT:-3001}
 FCGI_WORKERS=${FCGI_WORKERS:-4}
+# report-worker processes: worker (worker.pid/.log), worker-2, worker-3, ...
+WORKER_PROCESSES=${WORKER_PROCESSES:-2}
 MAX_BODY_BYTES=${MAX_BODY_BYTES:-1048576}
 # Development defaults, as in the original service's examples: the local
 # PostgreSQL's superuser is postgres/postgres.  Change them for anything
@@ -359,6 +361,12 @@ nginx_start() {
 
 # --- commands -----------------------------------------------------------
 
+worker_names() {
+	local i
+	echo worker
+	for (( i = 2; i <= WORKER_PROCESSES; i++ )); do echo "worker-$i"; done
+}
+
 start_one() {
 	case $1 in
 	pg) pg_start pg "$PG_PORT"; ensure_master_db ;;
@@ -367,7 +375,10 @@ start_one() {
 	kafka) kafka_start; write_env ;;
 	providers) optional_start providers mock-providers PROVIDERS_PORT ;;
 	cgi) cgi_start ;;
-	worker) optional_start worker report-worker ;;
+	worker) local n
+		[[ $WORKER_PROCESSES =~ ^[1-9][0-9]?$ ]] ||
+			die "WORKER_PROCESSES must be 1..99 (got '$WORKER_PROCESSES')"
+		for n in $(worker_names); do optional_start "$n" report-worker; done ;;
 	relay) optional_start relay ws-relay RELAY_PORT ;;
 	nginx) nginx_start ;;
 	*) die "unknown component $1 (one of: ${COMPONENTS[*]})" ;;
@@ -381,7 +392,12 @@ stop_one() {
 	redis) stop_pid "$RUN/redis.pid" redis ;;
 	kafka) stop_pid "$RUN/kafka.pid" kafka; rm -f "$RUN/kafka.bootstrap" ;;
 	cgi) stop_pid "$RUN/cgi.pid" cgi; rm -f "$RUN/fcgi.sock" ;;
-	providers|worker|relay) stop_pid "$RUN/$1.pid" "$1" ;;
+	providers|relay) stop_pid "$RUN/$1.pid" "$1" ;;
+	worker) local f
+		# Every worker started, also by an earlier WORKER_PROCESSES.
+		for f in "$RUN"/worker.pid "$RUN"/worker-[0-9]*.pid; do
+			if [[ -f $f ]]; then stop_pid "$f" "$(basename "$f" .pid)"; fi
+		done ;;
 	nginx) stop_pid "$RUN/nginx.pid" nginx QUIT ;;
 	*) die "unknown component $1 (one of: ${COMPONENTS[*]})" ;;
 	esac
@@ -425,6 +441,15 @@ cmd_status() {
 		else
 			state="stopped"
 			rc=3
+		fi
+		if [[ $c == worker ]]; then
+			local n extra=""
+			for n in $(worker_names); do
+				[[ $n == worker ]] && continue
+				if pid_alive "$RUN/$n.pid"; then extra+=" $(<"$RUN/$n.pid")"
+				else extra+=" ($n stopped)"; rc=3; fi
+			done
+			[[ -n $extra ]] && state+=", more:$extra"
 		fi
 		printf '%-10s %s\n' "$c" "$state"
 	done

@@ -153,7 +153,7 @@ before(async () => {
 	ENV = {
 		...process.env, VAR_DIR: VAR, BIN_DIR, HTTP_PORT: `${http}`, PG_PORT: `${pg}`, PG2_PORT: '',
 		REDIS_PORT: `${rd}`, KAFKA_PORT: `${kf}`, PROVIDERS_PORT: `${pv}`, RELAY_PORT: `${rl}`,
-		FCGI_WORKERS: '2', PG_FSYNC: 'off',
+		FCGI_WORKERS: '2', PG_FSYNC: 'off', WORKER_PROCESSES: '1',	// the crash tests kill "the" worker
 		QUEUE_POLL_INTERVAL_MS: '200', QUEUE_MAX_ATTEMPTS: `${MAX_ATTEMPTS}`, QUEUE_LEASE_MS: '1500',
 		RECONCILE_INTERVAL_MS: '1000', RECONCILE_GRACE_MS: '1000',
 		PROVIDER_POLLS: '2', PROVIDER_RETRY_AFTER_SEC: '0', PROVIDER_LATENCY_MS: '5',
@@ -403,8 +403,8 @@ test('two workers: both work, no report is processed twice at once, SIGTERM exit
 
 test('SIGTERM with calls in flight: exits 0, jobs are released and completed by the other worker; SIGHUP reopens the log', async () => {
 	await restartProviders({ PROVIDER_LATENCY_MS: '1500' });
+	const w2 = startWorker2();
 	try {
-		const w2 = startWorker2();
 		await eventually(() => logText('worker2.log').split('ev=worker_started').length >= 3, 10000, 'worker 2 started again');
 		// SIGHUP: the log file is reopened (rotated away first).
 		renameSync(logOf('worker2.log'), logOf('worker2.log.1'));
@@ -420,6 +420,8 @@ test('SIGTERM with calls in flight: exits 0, jobs are released and completed by 
 		const rows = await waitTerminal(T.a, ids, 40000);
 		assert.deepEqual(rows.map(r => r.status), ids.map(() => 'COMPLETED'));
 	} finally {
+		if (w2.exitCode === null && w2.signalCode === null)
+			w2.kill('SIGKILL');	// a failed step must not leave it running
 		await restartProviders({});
 	}
 });
