@@ -1,6 +1,7 @@
 // Integration test of tools/kafka-mock (the Kafka stand-in) as a process.
 //
-// Starts a PRIVATE kafka-mock (KAFKA_MOCK_BIN) on a free port it picks itself,
+// Starts a PRIVATE kafka-mock (KAFKA_MOCK_BIN, else $BIN_DIR/kafka-mock, else
+// bin/kafka-mock) on a free port it picks itself,
 // in a temp dir, and checks with kcat: the bootstrap file appears, metadata
 // shows report.create/progress/ready with 3 partitions each, a message
 // produced is consumed back, SIGTERM exits 0 and removes the file, a restart
@@ -15,9 +16,11 @@ import { spawn, execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort, sleep, waitFor as waitUntil } from './lib.mjs';
 
-const BIN = process.env.KAFKA_MOCK_BIN;
+const BIN = process.env.KAFKA_MOCK_BIN ??
+	join(process.env.BIN_DIR ?? fileURLToPath(new URL('../../bin', import.meta.url)), 'kafka-mock');
 const POLL_MS = 50;
 const WAIT_MS = 10000;
 const waitFor = (what, fn) => waitUntil(what, fn, WAIT_MS, POLL_MS);
@@ -109,7 +112,7 @@ async function stop(mock) {
   return exitWithin(mock);
 }
 
-test('kafka-mock: topics, produce/consume, SIGTERM, restart on the same port', { skip: !BIN && 'KAFKA_MOCK_BIN not set' }, async () => {
+test('kafka-mock: topics, produce/consume, SIGTERM, restart on the same port', async () => {
   dir = await mkdtemp(join(tmpdir(), 'kafka-mock-test-'));
   const bootstrapFile = join(dir, 'bootstrap');
   const port = await freePort();
