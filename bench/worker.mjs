@@ -7,13 +7,16 @@
 //   A. 1,000 reports across 20 tenants, providers ready after 2 polls,
 //      poll interval 100 ms: reports/s, worker CPU ms per report, peak RSS.
 //   B. 100 reports submitted at once, 2 polls, interval 200 ms: time from
-//      submission to the last report.ready.
-//   D. createReport at full speed for 30 s: the queue backlog (jobs due but
-//      not claimed) every second.
+//      submission to the last report.ready; with 1 and 2 worker processes
+//      (BENCH_B_WORKERS=1,2; `make up` runs WORKER_PROCESSES=2).
+//   D. createReport at full speed for 30 s, with 1 and with 2 worker
+//      processes (BENCH_D_WORKERS=1,2): every second, the queue backlog
+//      (jobs due but not claimed) and the report.create events not yet
+//      taken in from Kafka; when the last report completed.
 //   C. 10,000 jobs in flight (providers hang, WORKER_CONCURRENCY=10000):
 //      the worker's RSS.
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -140,18 +143,21 @@ async function phaseA() {
 	console.log(`   worker peak RSS ${s1.hwm.toFixed(1)} MB; SIGTERM exit ${stop.code} in ${stop.ms} ms`);
 }
 
-async function phaseB() {
-	const w = startWorker({ ...base, QUEUE_POLL_INTERVAL_MS: '200' }, 'bench-b');
-	await waitWorkerReady('bench-b');
+async function phaseB(procs) {
+	const names = Array.from({ length: procs }, (_, i) => `bench-b${procs}-${i + 1}`);
+	const ws = names.map(n => startWorker({ ...base, WORKER_ID: n, QUEUE_POLL_INTERVAL_MS: '200' }, n));
+	await waitWorkerReady(names[0]);
 	const b = maxIds();
 	const t0 = Date.now();
 	const ids = await Promise.all(Array.from({ length: 100 }, (_, i) => createReport(users[i % users.length])
-		.then(id => ({ tenant: users[i % users.length].tenant, id }))));
+		.then(id => ({ tenant: users[i % users.length].tenant, id, accepted: Date.now() }))));
+	const acceptedAt = new Map(ids.map(x => [`${x.tenant}:${x.id}`, x.accepted]));
 	const submitted = Date.now() - t0;
 	await waitAll(b, 100, 60000);
 	// report.ready's CreateTime of each of the 100, from Kafka.
 	const want = new Set(ids.map(x => `${x.tenant}:${x.id}`));
 	let ts = [];
+	const readyAt = new Map();	// report → report.ready CreateTime (first)
 	for (let i = 0; i < 50 && ts.length < 100; i++) {
 		const out = execFileSync('kcat', ['-b', STACKENV.KAFKA_BROKERS, '-C', '-t', 'report.ready', '-o', 'beginning', '-e', '-J', '-q'],
 			{ encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
@@ -161,42 +167,67 @@ async function phaseB() {
 			const p = JSON.parse(m.payload);
 			const k = `${p.tenantID}:${p.reportID}`;
 			if (want.has(k) && !seen.has(k)) seen.set(k, m.ts);
+			if (want.has(k)) readyAt.set(k, Math.min(readyAt.get(k) ?? Infinity, m.ts));
 		}
 		ts = [...seen.values()].sort((a, b2) => a - b2);
 		if (ts.length < 100) await sleep(200);
 	}
-	await stopWorker(w);
+	for (const w of ws) await stopWorker(w);
 	const lat = ts.map(t => t - t0);
 	// The worker's share: report.create taken in → report.ready confirmed.
 	const at = l => Date.parse(/^ts=(\S+)/.exec(l)[1]);
 	const enq = new Map(), rdy = new Map();
-	for (const l of readFileSync(join(VAR, 'log', 'bench-b.log'), 'utf8').split('\n')) {
+	for (const l of names.flatMap(n => readFileSync(join(VAR, 'log', `${n}.log`), 'utf8').split('\n'))) {
 		let m = /ev=job_enqueued job=(\S+)/.exec(l);
 		if (m && want.has(m[1])) enq.set(m[1], at(l));
 		m = /ev=report_ready_announced tenant=(\S+) report=(\d+)/.exec(l);
 		if (m && want.has(`${m[1]}:${m[2]}`)) rdy.set(`${m[1]}:${m[2]}`, at(l));
 	}
 	const share = [...want].filter(k => enq.has(k) && rdy.has(k)).map(k => rdy.get(k) - enq.get(k)).sort((a, b2) => a - b2);
-	console.log(`B. 100 reports at once, 2 polls, interval 200 ms, provider latency ${LATENCY} ms (floor 0.4 s, target < 0.6 s)`);
+	console.log(`B. 100 reports at once, 2 polls, interval 200 ms, provider latency ${LATENCY} ms, ${procs} worker process${procs > 1 ? 'es' : ''} (floor 0.4 s, target < 0.6 s)`);
+	const own = [...readyAt].map(([k, t]) => t - acceptedAt.get(k)).sort((a, b2) => a - b2);
 	console.log(`   submitted in ${submitted} ms; report.ready: first ${lat[0]} ms, median ${lat[49]} ms, last ${lat.at(-1)} ms after submission began (${ts.length} events)`);
+	console.log(`   per report, createReport answered → its report.ready: median ${own[Math.floor(own.length / 2)]} ms, max ${own.at(-1)} ms`);
 	console.log(`   worker's share, report.create taken in → report.ready confirmed: median ${share[Math.floor(share.length / 2)]} ms, max ${share.at(-1)} ms (${share.length} reports)`);
 }
 
-async function phaseD() {
+async function phaseD(procs) {
 	// The worker must hold as many jobs as arrive during one job's life.
-	const w = startWorker({ ...base, WORKER_CONCURRENCY: process.env.BENCH_D_CONCURRENCY ?? '2000' }, 'bench-d');
-	await waitWorkerReady('bench-d');
+	const conc = process.env.BENCH_D_CONCURRENCY ?? '2000';
+	const names = Array.from({ length: procs }, (_, i) => `bench-d${procs}-${i + 1}`);
+	const ws = names.map(n => startWorker({ ...base, WORKER_ID: n, WORKER_CONCURRENCY: conc }, n));
+	await waitWorkerReady(names[0]);
 	const b = maxIds();
-	const s0 = procStat(w.pid);
+	const s0 = ws.map(w => procStat(w.pid));
 	let made = 0, stop = false;
 	const samples = [];
+	// Jobs the workers took in from Kafka so far, from their logs (read
+	// incrementally): made - taken is what waits in Kafka.
+	const logs = names.map(n => ({ path: join(VAR, 'log', `${n}.log`), pos: 0, tail: '' }));
+	for (const l of logs) l.pos = statSync(l.path).size;
+	let taken = 0;
+	const countTaken = () => {
+		for (const l of logs) {
+			const fd = openSync(l.path, 'r');
+			const size = fstatSync(fd).size;
+			const buf = Buffer.alloc(size - l.pos);
+			readSync(fd, buf, 0, buf.length, l.pos);
+			closeSync(fd);
+			l.pos = size;
+			const text = l.tail + buf.toString('utf8');
+			const cut = text.lastIndexOf('\n') + 1;
+			l.tail = text.slice(cut);
+			taken += (text.slice(0, cut).match(/ ev=job_enqueued /g) ?? []).length;
+		}
+	};
 	const sampler = (async () => {
 		while (!stop) {
 			await sleep(1000);
 			const [sec, us] = redis('TIME').split('\n');
 			const now = +sec * 1000 + Math.floor(+us / 1000);
+			countTaken();
 			samples.push({ due: +redis('ZCOUNT', 'rq:due', '-inf', `${now}`), delayed: +redis('ZCOUNT', 'rq:due', `(${now}`, '+inf'),
-				active: +redis('ZCARD', 'rq:active'), made });
+				active: +redis('ZCARD', 'rq:active'), kafka: made - taken });
 		}
 	})();
 	const t0 = Date.now();
@@ -208,14 +239,16 @@ async function phaseD() {
 	}));
 	stop = true;
 	await sampler;
-	const c = await waitAll(b, made, 120000);
-	const s1 = procStat(w.pid);
-	await stopWorker(w);
-	const dues = samples.map(s => s.due);
-	console.log(`D. createReport at full speed for ${BACKLOG_SECS} s (32 clients): ${made} reports, ${(made / BACKLOG_SECS).toFixed(0)}/s`);
+	const c = await waitAll(b, made, 300000);
+	const s1 = ws.map(w => procStat(w.pid));
+	for (const w of ws) await stopWorker(w);
+	const cpu = s1.reduce((a, s, i) => a + s.cpu - s0[i].cpu, 0);
+	const dues = samples.map(s => s.due), lag = samples.map(s => s.kafka);
+	console.log(`D. createReport at full speed for ${BACKLOG_SECS} s (32 clients), ${procs} worker process${procs > 1 ? 'es' : ''}: ${made} reports, ${(made / BACKLOG_SECS).toFixed(0)}/s`);
 	console.log(`   queue backlog (jobs due, not claimed) per second: ${dues.join(' ')}`);
-	console.log(`   max ${Math.max(...dues)}, last ${dues.at(-1)}; in flight (active) max ${Math.max(...samples.map(s => s.active))}; delayed (waiting for next poll) max ${Math.max(...samples.map(s => s.delayed))}`);
-	console.log(`   all ${c.done} completed (${c.failed} failed) ${((c.maxDone - t0) / 1000).toFixed(1)} s after the start; worker CPU ${((s1.cpu - s0.cpu) * 1000 / made).toFixed(3)} ms per report`);
+	console.log(`   report.create not yet taken from Kafka per second: ${lag.join(' ')}`);
+	console.log(`   max ${Math.max(...dues)} due / ${Math.max(...lag)} in Kafka; in flight (active) max ${Math.max(...samples.map(s => s.active))}; delayed (waiting for next poll) max ${Math.max(...samples.map(s => s.delayed))}`);
+	console.log(`   all ${c.done} completed (${c.failed} failed) ${((c.maxDone - t0) / 1000).toFixed(1)} s after the start (load ran ${BACKLOG_SECS} s); worker CPU ${(cpu * 1000 / made).toFixed(3)} ms per report`);
 }
 
 async function phaseC() {
@@ -270,9 +303,17 @@ async function main() {
 			r = await gql(`mutation { login(loginInput: { username: "bench-user-${i}", password: "pass" }) { accessToken } }`);
 			users.push({ tenant: t, db, token: r.data.login.accessToken, uid: +psql(db, `select id from users where username = 'bench-user-${i}'`) });
 		}
-		console.log(`worker benchmark: ${BIN_DIR}/report-worker, ${TENANTS} tenants, ${(await run('nproc')).stdout.trim()} CPUs`);
+		// A running service has its tenant connections open in every
+		// FastCGI process; a cold pool would put ~160 connection set-ups
+		// (SCRAM) into the first phase's submission time.
+		const warm = Array.from({ length: 40 * users.length }, (_, i) => users[i % users.length]);
+		await pool(warm, 16, async u => { const r = await gql('{ me { username } }', { token: u.token }); if (!r.data) throw new Error(JSON.stringify(r)); });
+		console.log(`worker benchmark: ${BIN_DIR}/report-worker, ${TENANTS} tenants, ${(await run('nproc')).stdout.trim()} CPUs; FastCGI pool warmed (${warm.length} \`me\` queries)`);
 		const phases = (process.env.BENCH_PHASES ?? 'A,B,D,C').split(',');
-		for (const [name, fn] of [['A', phaseA], ['B', phaseB], ['D', phaseD], ['C', phaseC]])
+		const procs = (v, d) => (process.env[v] ?? d).split(',').map(Number);
+		const runB = async () => { for (const n of procs('BENCH_B_WORKERS', '1,2')) await phaseB(n); };
+		const runD = async () => { for (const n of procs('BENCH_D_WORKERS', '1,2')) await phaseD(n); };
+		for (const [name, fn] of [['A', phaseA], ['B', runB], ['D', runD], ['C', phaseC]])
 			if (phases.includes(name)) await fn();
 	} finally {
 		for (const p of spawned) p.kill('SIGKILL');
