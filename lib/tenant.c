@@ -81,6 +81,8 @@ struct tenant_conn {
 	int64_t last_ok_ms;		/* last statement that succeeded */
 	int64_t checked_ms;		/* registry row last compared */
 	bool failed;			/* lost inside a transaction */
+	bool sent;			/* a tenant_send_prepared() awaits collection */
+	bool sent_idle;			/* ... sent outside a transaction */
 };
 
 struct tenant_cache {
@@ -431,73 +433,164 @@ static int ensure_live(struct tenant_conn *h, bool retryable, struct err *e)
 	return slot_connect(h, e);
 }
 
-static PGresult *run(struct tenant_conn *h, const struct tenant_stmt *st,
-    const char *sql, int nparams, const char *const *values, const int *lengths,
-    const int *formats, int result_format, struct err *e)
+/* Prepares st (registry index idx) on h's connection unless it is already:
+ * NULL, or the failed result of PQprepare. */
+static PGresult *prepare_once(struct tenant_conn *h, const struct tenant_stmt *st,
+    int idx)
 {
-	int idx = -1;
+	if (idx < 0 || (h->prepared & (UINT64_C(1) << idx)))
+		return NULL;
+	PGresult *r = PQprepare(h->pg, st->name, st->sql, st->nparams, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return r;
+	h->prepared |= UINT64_C(1) << idx;
+	PQclear(r);
+	return NULL;
+}
+
+/* The result r of a statement sent while the connection was idle (or in a
+ * transaction): returned when it succeeded; else e is filled, r cleared,
+ * and *again tells that the connection was lost outside a transaction and
+ * has been replaced, so the statement may be sent once more. */
+static PGresult *outcome(struct tenant_conn *h, const struct tenant_stmt *st,
+    const char *what, PGresult *r, bool idle, int attempt, bool *again,
+    struct err *e)
+{
+	*again = false;
+	ExecStatusType rs = PQresultStatus(r);
+	if (r != NULL && (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK)) {
+		h->last_ok_ms = tenant_cache_now_ms();
+		return r;
+	}
+	bool conn_err = db_conn_failed(h->pg, r);
+	db_fail(h->pg, r, what, NULL, e);
+	PQclear(r);
+	if (!conn_err)
+		return NULL;
+	if (!idle) {
+		h->failed = true;
+		return NULL;
+	}
+	if (attempt > 0 || (st != NULL && st->no_retry))
+		return NULL;
+	/* Lost outside a transaction: retry once on a new connection. */
+	h->cache->st.reconnects++;
+	log_slot(LOG_WARN, "tenant_reconnect", h, "statement failed");
+	if (slot_connect(h, e) != 0)
+		return NULL;
+	*again = true;
+	return NULL;
+}
+
+/* Checks h and st; the registry index of st (-1 for plain sql) or -2 with
+ * e filled. */
+static int check_run(struct tenant_conn *h, const struct tenant_stmt *st,
+    int nparams, struct err *e)
+{
 	const char *what = st ? st->name : "tenant statement";
 	if (h == NULL || h->state != SLOT_IN_USE) {
 		err_set(e, APP_ERR_INTERNAL, "internal error",
 		    "tenant exec on a handle not in use");
-		return NULL;
+		return -2;
 	}
+	int idx = -1;
 	if (st != NULL) {
 		idx = stmt_index(h->cache, st);
 		if (idx < 0) {
 			err_set(e, APP_ERR_INTERNAL, "internal error",
 			    "statement %s: registry full or name reused", st->name);
-			return NULL;
+			return -2;
 		}
 		nparams = st->nparams;
 	}
 	if (nparams > DB_PARAMS_MAX * 4) {
 		err_set(e, APP_ERR_INTERNAL, "internal error", "%s: too many params",
 		    what);
-		return NULL;
+		return -2;
 	}
-	for (int attempt = 0;; attempt++) {
+	return idx;
+}
+
+/* Runs a statement synchronously from attempt `attempt` on (0: it may be
+ * retried once on a fresh connection; 1: it already was). */
+static PGresult *run_from(struct tenant_conn *h, const struct tenant_stmt *st,
+    const char *sql, int nparams, const char *const *values, const int *lengths,
+    const int *formats, int result_format, int attempt, struct err *e)
+{
+	const char *what = st ? st->name : "tenant statement";
+	int idx = check_run(h, st, nparams, e);
+	if (idx == -2)
+		return NULL;
+	if (st != NULL)
+		nparams = st->nparams;
+	for (;; attempt++) {
 		bool retryable = attempt == 0 && !(st != NULL && st->no_retry);
 		if (ensure_live(h, retryable, e) != 0)
 			return NULL;
 		bool idle = PQtransactionStatus(h->pg) == PQTRANS_IDLE;
-		PGresult *r = NULL;
-		if (idx >= 0 && !(h->prepared & (UINT64_C(1) << idx))) {
-			r = PQprepare(h->pg, st->name, st->sql, st->nparams, NULL);
-			if (PQresultStatus(r) == PGRES_COMMAND_OK) {
-				h->prepared |= UINT64_C(1) << idx;
-				PQclear(r);
-				r = NULL;
-			}
-		}
+		PGresult *r = prepare_once(h, st, idx);
 		if (r == NULL)
 			r = idx >= 0 ?
 			    PQexecPrepared(h->pg, st->name, nparams, values, lengths,
 			    formats, result_format) :
 			    PQexecParams(h->pg, sql, nparams, NULL, values, lengths,
 			    formats, result_format);
-		ExecStatusType rs = PQresultStatus(r);
-		if (r != NULL && (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK)) {
-			h->last_ok_ms = tenant_cache_now_ms();
+		bool again;
+		r = outcome(h, st, what, r, idle, attempt, &again, e);
+		if (r != NULL || !again)
 			return r;
-		}
-		bool conn_err = db_conn_failed(h->pg, r);
-		db_fail(h->pg, r, what, NULL, e);
-		PQclear(r);
-		if (!conn_err)
-			return NULL;
-		if (!idle) {
-			h->failed = true;
-			return NULL;
-		}
-		if (attempt > 0 || (st != NULL && st->no_retry))
-			return NULL;
-		/* Lost outside a transaction: retry once on a new connection. */
-		h->cache->st.reconnects++;
-		log_slot(LOG_WARN, "tenant_reconnect", h, "statement failed");
-		if (slot_connect(h, e) != 0)
-			return NULL;
 	}
+}
+
+static PGresult *run(struct tenant_conn *h, const struct tenant_stmt *st,
+    const char *sql, int nparams, const char *const *values, const int *lengths,
+    const int *formats, int result_format, struct err *e)
+{
+	return run_from(h, st, sql, nparams, values, lengths, formats, result_format,
+	    0, e);
+}
+
+void tenant_send_prepared(struct tenant_conn *h, const struct tenant_stmt *st,
+    const char *const *values)
+{
+	if (h == NULL)
+		return;
+	h->sent = false;
+	struct err e;
+	err_clear(&e);
+	/* Anything that stops the send leaves it to tenant_collect(), which
+	 * then runs the statement synchronously and reports what failed. */
+	int idx = check_run(h, st, 0, &e);
+	if (idx < 0 || ensure_live(h, !st->no_retry, &e) != 0)
+		return;
+	PGresult *r = prepare_once(h, st, idx);
+	if (r != NULL) {
+		PQclear(r);
+		return;
+	}
+	h->sent_idle = PQtransactionStatus(h->pg) == PQTRANS_IDLE;
+	h->sent = PQsendQueryPrepared(h->pg, st->name, st->nparams, values, NULL,
+	    NULL, 0) == 1;
+}
+
+PGresult *tenant_collect(struct tenant_conn *h, const struct tenant_stmt *st,
+    const char *const *values, struct err *e)
+{
+	if (h == NULL || !h->sent)
+		return run(h, st, NULL, 0, values, NULL, NULL, 0, e);
+	h->sent = false;
+	PGresult *r = NULL, *x;
+	while ((x = PQgetResult(h->pg)) != NULL) {
+		if (r == NULL)
+			r = x;
+		else
+			PQclear(x);
+	}
+	bool again;
+	r = outcome(h, st, st->name, r, h->sent_idle, 0, &again, e);
+	if (r != NULL || !again)
+		return r;
+	return run_from(h, st, NULL, 0, values, NULL, NULL, 0, 1, e);
 }
 
 PGresult *tenant_exec(struct tenant_conn *h, const char *sql, int nparams,

@@ -143,6 +143,23 @@ PGresult *tenant_exec_prepared_bin(struct tenant_conn *h,
     const int *formats, int result_format, struct err *e)
 	__attribute__((warn_unused_result));
 
+/* Sends st with text parameters without waiting for its result (preparing
+ * it first on this connection if it is not yet: one round trip, once).
+ * Sending on several handles before collecting lets their servers work at
+ * the same time.  Every send must be followed by tenant_collect() on the
+ * same handle, with the same st and values (still valid), before anything
+ * else runs on it.  If the statement cannot be sent, nothing is reported
+ * here: tenant_collect() then runs it synchronously. */
+void tenant_send_prepared(struct tenant_conn *h, const struct tenant_stmt *st,
+    const char *const *values);
+
+/* Waits for the result of the statement tenant_send_prepared() sent.
+ * Same results and errors as tenant_exec_prepared(), including the one
+ * retry on a fresh connection (synchronous) when the connection was lost
+ * outside a transaction and st is not no_retry. */
+PGresult *tenant_collect(struct tenant_conn *h, const struct tenant_stmt *st,
+    const char *const *values, struct err *e) __attribute__((warn_unused_result));
+
 /* Milliseconds of the monotonic clock the cache uses. */
 int64_t tenant_cache_now_ms(void);
 

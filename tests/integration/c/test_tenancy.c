@@ -786,6 +786,93 @@ out:
 	PQfinish(adm);
 }
 
+/* Its own start and end (epoch µs) around a sleep of $1 seconds. */
+static const struct tenant_stmt st_span = {
+	"test_span", "SELECT (extract(epoch FROM clock_timestamp()) * 1e6)::bigint::text,"
+	" pg_sleep($1::float8)::text,"
+	" (extract(epoch FROM clock_timestamp()) * 1e6)::bigint::text,"
+	" pg_backend_pid()::text", 1, false,
+};
+static const struct tenant_stmt st_span_once = {
+	"test_span_once", "SELECT 1::text, pg_sleep($1::float8)::text, 2::text,"
+	" pg_backend_pid()::text", 1, true,
+};
+
+static void t_send_collect(void)
+{
+	struct err e;
+	struct tenant_cache *cache = new_cache(4);
+	PGconn *adm = pgc(pg_port, "postgres");
+	struct tenant_conn *a = tenant_acquire(cache, tenant_a, &e);
+	struct tenant_conn *b = tenant_acquire(cache, tenant_b, &e);
+	CHECK(a != NULL && b != NULL && adm != NULL);
+	if (a == NULL || b == NULL || adm == NULL)
+		goto out;
+	/* Sent on both before either is collected: the two servers ran the
+	 * statements at the same time, so the spans overlap. */
+	const char *sleep3[] = { "0.3" };
+	tenant_send_prepared(a, &st_span, sleep3);
+	tenant_send_prepared(b, &st_span, sleep3);
+	PGresult *ra = tenant_collect(a, &st_span, sleep3, &e);
+	PGresult *rb = tenant_collect(b, &st_span, sleep3, &e);
+	CHECK(ra != NULL && rb != NULL);
+	if (ra != NULL && rb != NULL) {
+		long long a0 = atoll(PQgetvalue(ra, 0, 0)), a1 = atoll(PQgetvalue(ra, 0, 2));
+		long long b0 = atoll(PQgetvalue(rb, 0, 0)), b1 = atoll(PQgetvalue(rb, 0, 2));
+		CHECK(b0 < a1 && a0 < b1);
+	}
+	PQclear(ra);
+	PQclear(rb);
+	/* The handle works as before after a collect. */
+	PGresult *r = tenant_exec_prepared(a, &st_pid, NULL, &e);
+	CHECK(r != NULL);
+	char pid[32];
+	snprintf(pid, sizeof pid, "%s", r ? PQgetvalue(r, 0, 0) : "0");
+	PQclear(r);
+
+	/* The backend dies while the statement runs: a retryable statement
+	 * is sent once more on a fresh connection by the collect. */
+	struct tenant_cache_stats st0, st1;
+	tenant_cache_stats(cache, &st0);
+	const char *sleep1[] = { "1" };
+	tenant_send_prepared(a, &st_span, sleep1);
+	kill_backend(adm, pid);
+	r = tenant_collect(a, &st_span, sleep1, &e);
+	CHECK(r != NULL);
+	CHECK(r != NULL && strcmp(PQgetvalue(r, 0, 3), pid) != 0);
+	if (r != NULL)
+		snprintf(pid, sizeof pid, "%s", PQgetvalue(r, 0, 3));
+	PQclear(r);
+	tenant_cache_stats(cache, &st1);
+	CHECK_INT_EQ(st1.reconnects, st0.reconnects + 1);
+
+	/* A no_retry statement is not sent again: its outcome is unknown. */
+	tenant_send_prepared(a, &st_span_once, sleep1);
+	kill_backend(adm, pid);
+	r = tenant_collect(a, &st_span_once, sleep1, &e);
+	CHECK(r == NULL);
+	CHECK_INT_EQ(e.code, APP_ERR_UNAVAILABLE);
+	/* ... and the next statement gets a fresh connection. */
+	r = tenant_exec(a, "SELECT 1", 0, NULL, &e);
+	CHECK(r != NULL);
+	PQclear(r);
+
+	/* A statement that fails on the server: its error, the handle fine. */
+	const char *bad[] = { "not a number" };
+	tenant_send_prepared(b, &st_span, bad);
+	r = tenant_collect(b, &st_span, bad, &e);
+	CHECK(r == NULL);
+	CHECK_INT_EQ(e.code, APP_ERR_INTERNAL);
+	r = tenant_exec(b, "SELECT 1", 0, NULL, &e);
+	CHECK(r != NULL);
+	PQclear(r);
+out:
+	tenant_release(a);
+	tenant_release(b);
+	tenant_cache_free(cache);
+	PQfinish(adm);
+}
+
 static const struct tenant_stmt st_bench = {
 	"test_bench", "SELECT id, tax_id FROM users WHERE username = $1", 1, false,
 };
@@ -898,6 +985,7 @@ int main(int argc, char **argv)
 		{ "signup_login", t_signup_login },
 		{ "concurrent_signup", t_concurrent_signup },
 		{ "terminate_backend", t_terminate_backend },
+		{ "send_collect", t_send_collect },
 		{ "bench_prepared", t_bench_prepared },
 		{ "cache_200", t_cache_200 },
 	};
