@@ -459,25 +459,35 @@ static int id_array(struct sbuf *arr, const long long *ids, int n)
 	return arr->failed ? -1 : 0;
 }
 
-int reportwork_load_many(struct tenant_conn *h, const long long *ids, int n,
-    struct reportwork_ctx *out, bool *found, char **data, struct err *e)
+void reportwork_load_send(struct tenant_conn *h, struct reportwork_load *l)
 {
-	if (n < 1 || n > REPORTWORK_LOAD_MAX)
-		return err_set(e, APP_ERR_INTERNAL, "internal error", "load_many: %d ids", n);
-	for (int i = 0; i < n; i++) {
-		found[i] = false;
+	l->sent = false;
+	if (l->n < 1 || l->n > REPORTWORK_LOAD_MAX)
+		return;
+	for (int i = 0; i < l->n; i++) {
+		l->found[i] = false;
 		for (int k = 0; k < REPORT_PROVIDERS_N; k++)
-			data[i * REPORT_PROVIDERS_N + k] = NULL;
+			l->data[i * REPORT_PROVIDERS_N + k] = NULL;
 	}
-	struct sbuf arr;
+	if (id_array(&l->arr, l->ids, l->n) != 0) {
+		sbuf_clear(&l->arr);
+		return;
+	}
+	l->sent = true;
+	const char *params[] = { l->arr.p };
+	tenant_send_prepared(h, &st_load_many, params);
+}
+
+int reportwork_load_collect(struct tenant_conn *h, struct reportwork_load *l,
+    struct err *e)
+{
+	if (!l->sent)
+		return err_set(e, APP_ERR_INTERNAL, "internal error", "load_many: %d ids",
+		    l->n);
+	l->sent = false;
 	int rc = 0;
-	PGresult *r = NULL;
-	if (id_array(&arr, ids, n) != 0) {
-		rc = err_set(e, APP_ERR_INTERNAL, "internal error", "load_many: ids");
-		goto out;
-	}
-	const char *params[] = { arr.p };
-	r = tenant_exec_prepared(h, &st_load_many, params, e);
+	const char *params[] = { l->arr.p };
+	PGresult *r = tenant_collect(h, &st_load_many, params, e);
 	if (r == NULL) {
 		rc = e->code;
 		goto out;
@@ -489,23 +499,23 @@ int reportwork_load_many(struct tenant_conn *h, const long long *ids, int n,
 	}
 	for (int row = 0; row < PQntuples(r); row++) {
 		long long id = strtoll(PQgetvalue(r, row, 9), NULL, 10);
-		for (int i = 0; i < n; i++) {
-			if (ids[i] != id)
+		for (int i = 0; i < l->n; i++) {
+			if (l->ids[i] != id)
 				continue;
-			if (!found[i]) {
-				ctx_init(&out[i], id, r, row);
-				found[i] = true;
+			if (!l->found[i]) {
+				ctx_init(&l->out[i], id, r, row);
+				l->found[i] = true;
 			}
-			ctx_add(&out[i], r, row);
+			ctx_add(&l->out[i], r, row);
 			int k = PQgetisnull(r, row, 4) ? -1 : provider_index(PQgetvalue(r, row, 4));
-			char **d = k < 0 ? NULL : &data[i * REPORT_PROVIDERS_N + k];
+			char **d = k < 0 ? NULL : &l->data[i * REPORT_PROVIDERS_N + k];
 			if (d != NULL && *d == NULL && !PQgetisnull(r, row, 10))
 				*d = xstrndup(PQgetvalue(r, row, 10), (size_t)PQgetlength(r, row, 10));
 		}
 	}
 out:
 	PQclear(r);
-	sbuf_clear(&arr);
+	sbuf_clear(&l->arr);
 	return rc;
 }
 
@@ -606,68 +616,235 @@ static void rounds_free(struct rounds *r)
 	free(r->take);
 }
 
-/* Runs st_save for the items marked in `take`; fills their out. */
-static int save_round(struct tenant_conn *h, struct reportwork_save_item *items,
-    int n, const bool *take, struct sbuf *sb, struct err *e)
+/* ---- batch statements: one JSON array parameter, sent in rounds ---------
+ * Round 1 is sent by *_send without waiting (so the statements of several
+ * tenants run at once); reportwork_batch_collect() takes its result and
+ * runs any later rounds synchronously. */
+
+struct batch_kind {
+	const struct tenant_stmt *st;
+	int nfields;				/* of each result row */
+	size_t item_size;
+	void (*build)(struct sbuf *sb, const void *item);	/* one element */
+	long long (*id)(const void *item);
+	void (*row)(void *item, const PGresult *r, int row);	/* its result row */
+	void (*failed)(void *item, int rc, const struct err *e);	/* may be NULL */
+};
+
+struct reportwork_batch {
+	const struct batch_kind *k;
+	char *items;
+	int n;
+	struct rounds rd;
+	struct sbuf sb;
+	bool built;			/* round 1 is in sb (and maybe sent) */
+};
+
+static void *item_at(const struct reportwork_batch *b, int i)
 {
-	sbuf_reset(sb);
-	sbuf_putc(sb, '[');
+	return b->items + (size_t)i * b->k->item_size;
+}
+
+/* Builds the round in take[] into sb; false when it does not fit. */
+static bool batch_build(struct reportwork_batch *b)
+{
+	sbuf_reset(&b->sb);
+	sbuf_putc(&b->sb, '[');
 	bool first = true;
-	for (int i = 0; i < n; i++) {
-		if (!take[i])
+	for (int i = 0; i < b->n; i++) {
+		if (!b->rd.take[i])
 			continue;
 		if (!first)
-			sbuf_putc(sb, ',');
+			sbuf_putc(&b->sb, ',');
 		first = false;
-		save_json(sb, &items[i]);
+		b->k->build(&b->sb, item_at(b, i));
 	}
-	sbuf_putc(sb, ']');
-	if (sb->failed)
-		return err_set(e, APP_ERR_INTERNAL, "internal error",
-		    "work_save: provider rows too large");
-	const char *params[] = { sb->p };
-	PGresult *r = tenant_exec_prepared(h, &st_save, params, e);
+	sbuf_putc(&b->sb, ']');
+	return !b->sb.failed;
+}
+
+/* The result of the round in take[]: fills its items; 0 or an error. */
+static int batch_result(struct reportwork_batch *b, PGresult *r, struct err *e)
+{
 	if (r == NULL)
 		return e->code;
-	if (PQnfields(r) != 3)
-		return bad_shape(r, "work_save", e);
+	if (PQnfields(r) != b->k->nfields)
+		return bad_shape(r, b->k->st->name, e);
 	for (int row = 0; row < PQntuples(r); row++) {
 		long long id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
-		for (int i = 0; i < n; i++) {
-			if (take[i] && items[i].ctx->report_id == id) {
-				items[i].out.progress = atoi(PQgetvalue(r, row, 1));
-				items[i].out.created_ms = strtoll(PQgetvalue(r, row, 2), NULL, 10);
-			}
-		}
+		for (int i = 0; i < b->n; i++)
+			if (b->rd.take[i] && b->k->id(item_at(b, i)) == id)
+				b->k->row(item_at(b, i), r, row);
 	}
 	PQclear(r);
 	return 0;
 }
 
-int reportwork_save_many(struct tenant_conn *h, struct reportwork_save_item *items,
-    int n, struct err *e)
+static struct reportwork_batch *batch_send(struct tenant_conn *h,
+    const struct batch_kind *k, void *items, int n, const size_t *bytes)
 {
+	struct reportwork_batch *b = xcalloc(1, sizeof *b);
+	b->k = k;
+	b->items = items;
+	b->n = n;
+	sbuf_init(&b->sb, REPORTWORK_BATCH_MAX);
 	if (n < 1 || n > REPORTWORK_LOAD_MAX)
-		return err_set(e, APP_ERR_INTERNAL, "internal error", "save_many: %d items", n);
-	struct rounds rd;
-	rounds_init(&rd, n);
+		return b;	/* collect reports it */
+	rounds_init(&b->rd, n);
+	for (int i = 0; i < n; i++) {
+		b->rd.ids[i] = k->id(item_at(b, i));
+		b->rd.bytes[i] = bytes[i];
+	}
+	if (rounds_next(&b->rd, REPORTWORK_BATCH_ROUND) && batch_build(b)) {
+		b->built = true;
+		const char *params[] = { b->sb.p };
+		tenant_send_prepared(h, k->st, params);
+	}
+	return b;
+}
+
+int reportwork_batch_collect(struct tenant_conn *h, struct reportwork_batch *b,
+    struct err *e)
+{
+	int rc = 0;
+	if (b->n < 1 || b->n > REPORTWORK_LOAD_MAX) {
+		rc = err_set(e, APP_ERR_INTERNAL, "internal error", "%s: %d items",
+		    b->k->st->name, b->n);
+		goto out;
+	}
+	bool first = true;
+	do {
+		struct err re;
+		err_clear(&re);
+		int r;
+		if (!first && !batch_build(b)) {
+			r = err_set(&re, APP_ERR_INTERNAL, "internal error",
+			    "%s: data too large", b->k->st->name);
+		} else if (first && !b->built) {
+			r = err_set(&re, APP_ERR_INTERNAL, "internal error",
+			    "%s: data too large", b->k->st->name);
+		} else {
+			const char *params[] = { b->sb.p };
+			r = batch_result(b, first ? tenant_collect(h, b->k->st, params, &re) :
+			    tenant_exec_prepared(h, b->k->st, params, &re), &re);
+		}
+		first = false;
+		if (r == 0)
+			continue;
+		for (int i = 0; i < b->n && b->k->failed != NULL; i++)
+			if (b->rd.take[i])
+				b->k->failed(item_at(b, i), r, &re);
+		if (rc == 0) {
+			rc = r;
+			*e = re;
+		}
+		if (b->k->failed == NULL)
+			break;	/* all or nothing: later rounds not run */
+	} while (rounds_next(&b->rd, REPORTWORK_BATCH_ROUND));
+out:
+	if (b->n >= 1 && b->n <= REPORTWORK_LOAD_MAX)
+		rounds_free(&b->rd);
+	sbuf_clear(&b->sb);
+	free(b);
+	return rc;
+}
+
+/* -- saves -- */
+
+static void save_build(struct sbuf *sb, const void *item)
+{
+	save_json(sb, item);
+}
+
+static long long save_id(const void *item)
+{
+	return ((const struct reportwork_save_item *)item)->ctx->report_id;
+}
+
+static void save_row(void *item, const PGresult *r, int row)
+{
+	struct reportwork_save_item *it = item;
+	it->out.progress = atoi(PQgetvalue(r, row, 1));
+	it->out.created_ms = strtoll(PQgetvalue(r, row, 2), NULL, 10);
+}
+
+static const struct batch_kind save_kind = {
+	&st_save, 3, sizeof(struct reportwork_save_item), save_build, save_id,
+	save_row, NULL,
+};
+
+struct reportwork_batch *reportwork_save_send(struct tenant_conn *h,
+    struct reportwork_save_item *items, int n)
+{
+	size_t *bytes = xcalloc(n > 0 ? (size_t)n : 1, sizeof *bytes);
 	for (int i = 0; i < n; i++) {
 		items[i].out.progress = -1;
 		items[i].out.created_ms = 0;
-		rd.ids[i] = items[i].ctx->report_id;
-		rd.bytes[i] = 256;
+		bytes[i] = 256;
 		for (int k = 0; k < REPORT_PROVIDERS_N; k++)
 			if (items[i].data[k] != NULL)
-				rd.bytes[i] += strlen(items[i].data[k]);
+				bytes[i] += strlen(items[i].data[k]);
 	}
-	struct sbuf sb;
-	sbuf_init(&sb, REPORTWORK_SAVE_MAX);
-	int rc = 0;
-	while (rc == 0 && rounds_next(&rd, REPORTWORK_SAVE_ROUND))
-		rc = save_round(h, items, n, rd.take, &sb, e);
-	sbuf_clear(&sb);
-	rounds_free(&rd);
-	return rc;
+	struct reportwork_batch *b = batch_send(h, &save_kind, items, n, bytes);
+	free(bytes);
+	return b;
+}
+
+/* -- terminal COMPLETED transitions -- */
+
+static void done_build(struct sbuf *sb, const void *item)
+{
+	const struct reportwork_done_item *it = item;
+	char csv_sha[CRYPTO_SHA256_HEX], json_sha[CRYPTO_SHA256_HEX];
+	crypto_sha256_hex(it->csv->p, it->csv->len, csv_sha);
+	crypto_sha256_hex(it->json->p, it->json->len, json_sha);
+	sbuf_printf(sb, "{\"id\":%lld,\"attempts\":%d,\"csv_sha\":\"%s\","
+	    "\"json_sha\":\"%s\",\"csv\":", it->report_id,
+	    it->attempt < 0 ? 0 : it->attempt, csv_sha, json_sha);
+	sbuf_json_str(sb, it->csv->p, it->csv->len);
+	sbuf_puts(sb, ",\"json\":");
+	sbuf_json_str(sb, it->json->p, it->json->len);
+	sbuf_putc(sb, '}');
+}
+
+static long long done_id(const void *item)
+{
+	return ((const struct reportwork_done_item *)item)->report_id;
+}
+
+static void done_row(void *item, const PGresult *r, int row)
+{
+	struct reportwork_done_item *it = item;
+	it->out.changed = true;
+	it->out.created_ms = strtoll(PQgetvalue(r, row, 1), NULL, 10);
+	it->out.completed_ms = strtoll(PQgetvalue(r, row, 2), NULL, 10);
+}
+
+static void done_failed(void *item, int rc, const struct err *e)
+{
+	struct reportwork_done_item *it = item;
+	it->rc = rc;
+	it->e = *e;
+}
+
+static const struct batch_kind done_kind = {
+	&st_complete, 3, sizeof(struct reportwork_done_item), done_build, done_id,
+	done_row, done_failed,
+};
+
+struct reportwork_batch *reportwork_complete_send(struct tenant_conn *h,
+    struct reportwork_done_item *items, int n)
+{
+	size_t *bytes = xcalloc(n > 0 ? (size_t)n : 1, sizeof *bytes);
+	for (int i = 0; i < n; i++) {
+		memset(&items[i].out, 0, sizeof items[i].out);
+		items[i].rc = 0;
+		/* JSON escaping may grow text up to 6x; budget the usual 1.2x. */
+		bytes[i] = 256 + (items[i].csv->len + items[i].json->len) * 6 / 5;
+	}
+	struct reportwork_batch *b = batch_send(h, &done_kind, items, n, bytes);
+	free(bytes);
+	return b;
 }
 
 int reportwork_load_data(struct tenant_conn *h, long long report_id,
@@ -708,90 +885,6 @@ static int end_result(PGresult *r, const char *what, struct reportwork_end *out,
 	}
 	PQclear(r);
 	return 0;
-}
-
-static int complete_round(struct tenant_conn *h, struct reportwork_done_item *items,
-    int n, const bool *take, struct sbuf *sb, struct err *e)
-{
-	sbuf_reset(sb);
-	sbuf_putc(sb, '[');
-	bool first = true;
-	for (int i = 0; i < n; i++) {
-		if (!take[i])
-			continue;
-		const struct reportwork_done_item *it = &items[i];
-		char csv_sha[CRYPTO_SHA256_HEX], json_sha[CRYPTO_SHA256_HEX];
-		crypto_sha256_hex(it->csv->p, it->csv->len, csv_sha);
-		crypto_sha256_hex(it->json->p, it->json->len, json_sha);
-		sbuf_printf(sb, "%s{\"id\":%lld,\"attempts\":%d,\"csv_sha\":\"%s\","
-		    "\"json_sha\":\"%s\",\"csv\":", first ? "" : ",", it->report_id,
-		    it->attempt < 0 ? 0 : it->attempt, csv_sha, json_sha);
-		sbuf_json_str(sb, it->csv->p, it->csv->len);
-		sbuf_puts(sb, ",\"json\":");
-		sbuf_json_str(sb, it->json->p, it->json->len);
-		sbuf_putc(sb, '}');
-		first = false;
-	}
-	sbuf_putc(sb, ']');
-	if (sb->failed)
-		return err_set(e, APP_ERR_INTERNAL, "internal error",
-		    "work_complete: files too large");
-	const char *params[] = { sb->p };
-	PGresult *r = tenant_exec_prepared(h, &st_complete, params, e);
-	if (r == NULL)
-		return e->code;
-	if (PQnfields(r) != 3)
-		return bad_shape(r, "work_complete", e);
-	for (int row = 0; row < PQntuples(r); row++) {
-		long long id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
-		for (int i = 0; i < n; i++) {
-			if (take[i] && items[i].report_id == id) {
-				items[i].out.changed = true;
-				items[i].out.created_ms = strtoll(PQgetvalue(r, row, 1), NULL, 10);
-				items[i].out.completed_ms = strtoll(PQgetvalue(r, row, 2), NULL, 10);
-			}
-		}
-	}
-	PQclear(r);
-	return 0;
-}
-
-int reportwork_complete_many(struct tenant_conn *h, struct reportwork_done_item *items,
-    int n, struct err *e)
-{
-	if (n < 1 || n > REPORTWORK_LOAD_MAX)
-		return err_set(e, APP_ERR_INTERNAL, "internal error",
-		    "complete_many: %d items", n);
-	struct rounds rd;
-	rounds_init(&rd, n);
-	for (int i = 0; i < n; i++) {
-		memset(&items[i].out, 0, sizeof items[i].out);
-		items[i].rc = 0;
-		rd.ids[i] = items[i].report_id;
-		/* JSON escaping may grow text up to 6x; budget the usual 1.2x. */
-		rd.bytes[i] = 256 + (items[i].csv->len + items[i].json->len) * 6 / 5;
-	}
-	struct sbuf sb;
-	sbuf_init(&sb, 6 * (size_t)REPORTWORK_FILE_MAX * 2 + REPORTWORK_SAVE_ROUND);
-	int rc = 0;
-	while (rounds_next(&rd, REPORTWORK_SAVE_ROUND)) {
-		struct err re;
-		err_clear(&re);
-		int r = complete_round(h, items, n, rd.take, &sb, &re);
-		for (int i = 0; i < n; i++) {
-			if (rd.take[i] && r != 0) {
-				items[i].rc = r;
-				items[i].e = re;
-			}
-		}
-		if (r != 0 && rc == 0) {
-			rc = r;
-			*e = re;
-		}
-	}
-	sbuf_clear(&sb);
-	rounds_free(&rd);
-	return rc;
 }
 
 int reportwork_fail(struct tenant_conn *h, long long report_id,

@@ -49,9 +49,9 @@ enum {
 	REPORTWORK_BODY_MAX = 256 * 1024,	/* largest provider answer */
 	REPORTWORK_DATA_DEPTH = 16,		/* deepest provider data */
 	REPORTWORK_FILE_MAX = 4 * 1024 * 1024,	/* largest built file */
-	REPORTWORK_LOAD_MAX = 1000,		/* reports per reportwork_load_many() */
-	REPORTWORK_SAVE_ROUND = 1024 * 1024,	/* data bytes per save statement */
-	REPORTWORK_SAVE_MAX = 8 * 1024 * 1024,	/* largest save statement text */
+	REPORTWORK_LOAD_MAX = 1000,		/* reports per load or batch statement */
+	REPORTWORK_BATCH_ROUND = 1024 * 1024,	/* data bytes per batch statement */
+	REPORTWORK_BATCH_MAX = 64 * 1024 * 1024,	/* largest batch statement text */
 };
 
 /* ---- pure parts --------------------------------------------------------- */
@@ -122,23 +122,38 @@ struct reportwork_ctx {
 	struct reportwork_provider p[REPORT_PROVIDERS_N];	/* reportdef order */
 };
 
-/* Loads up to REPORTWORK_LOAD_MAX reports of one tenant in one statement:
- * ids[0..n) into out[0..n); found[i] tells whether ids[i] exists.  The
- * data of COMPLETED providers is put into data[i * REPORT_PROVIDERS_N + k]
- * (malloc'd JSON text the caller frees; NULL otherwise).  Returns 0 or an
- * error (APP_ERR_UNAVAILABLE, APP_ERR_INTERNAL) for all of them. */
-int reportwork_load_many(struct tenant_conn *h, const long long *ids, int n,
-    struct reportwork_ctx *out, bool *found, char **data, struct err *e)
-	__attribute__((warn_unused_result));
+/* A load of up to REPORTWORK_LOAD_MAX reports of one tenant in one
+ * statement: ids[0..n) into out[0..n); found[i] tells whether ids[i]
+ * exists; the data of COMPLETED providers goes into data[i *
+ * REPORT_PROVIDERS_N + k] (malloc'd JSON text the caller frees; NULL
+ * otherwise).  The caller fills the first six fields. */
+struct reportwork_load {
+	const long long *ids;
+	int n;
+	struct reportwork_ctx *out;
+	bool *found;
+	char **data;
+	struct sbuf arr;	/* private */
+	bool sent;		/* private */
+};
 
-/* What reportwork_save_many() stored for a report: enough, with the
+/* Sends the load without waiting (several tenants' loads then run at
+ * once); every send is followed by reportwork_load_collect() on h. */
+void reportwork_load_send(struct tenant_conn *h, struct reportwork_load *l);
+
+/* Waits for it and fills out/found/data.  Returns 0 or an error
+ * (APP_ERR_UNAVAILABLE, APP_ERR_INTERNAL) for all of them. */
+int reportwork_load_collect(struct tenant_conn *h, struct reportwork_load *l,
+    struct err *e) __attribute__((warn_unused_result));
+
+/* What reportwork_save_send() stored for a report: enough, with the
  * context, for the report.progress event without reading it again. */
 struct reportwork_saved {
 	int progress;			/* -1: the report is terminal, nothing changed */
 	int64_t created_ms;		/* epoch ms */
 };
 
-/* One report's attempt for reportwork_save_many(). */
+/* One report's attempt for reportwork_save_send(). */
 struct reportwork_save_item {
 	const struct reportwork_ctx *ctx;	/* the report and its provider rows */
 	unsigned mask;				/* rows to store: bit 1 << k */
@@ -149,17 +164,22 @@ struct reportwork_save_item {
 	struct reportwork_saved out;		/* filled */
 };
 
-/* Stores the attempts of items[0..n) (1..REPORTWORK_LOAD_MAX reports of
- * h's tenant), in as few statements as the sizes allow (one per
- * REPORTWORK_SAVE_ROUND bytes of data; a report given twice goes in a
- * later statement): per report the provider rows whose bit is set in mask
- * (data[k] for rows that became COMPLETED), status IN_PROGRESS, progress =
- * greatest(progress, item's) and attempts = greatest(attempts, item's) —
- * only while the report is not terminal.  Each item's out gets the stored
- * progress (-1 when the report is terminal or unknown: nothing changed)
- * and the creation time.  Returns 0 or an error (later rounds not run). */
-int reportwork_save_many(struct tenant_conn *h, struct reportwork_save_item *items,
-    int n, struct err *e) __attribute__((warn_unused_result));
+/* A batch statement sent and not collected yet. */
+struct reportwork_batch;
+
+/* Sends the attempts of items[0..n) (1..REPORTWORK_LOAD_MAX reports of h's
+ * tenant) to be stored: per report the provider rows whose bit is set in
+ * mask (data[k] for rows that became COMPLETED), status IN_PROGRESS,
+ * progress = greatest(progress, item's) and attempts = greatest(attempts,
+ * item's) — only while the report is not terminal.  Does not wait: collect
+ * with reportwork_batch_collect() (items must stay valid until then), which
+ * fills each item's out with the stored progress (-1 when the report is
+ * terminal or unknown: nothing changed) and the creation time, and returns
+ * 0 or the error (then nothing is known of any item).  The reports go in as
+ * few statements as the sizes allow (one per REPORTWORK_BATCH_ROUND bytes of
+ * data; a report given twice goes in a later one). */
+struct reportwork_batch *reportwork_save_send(struct tenant_conn *h,
+    struct reportwork_save_item *items, int n) __attribute__((warn_unused_result));
 
 /* The providers' data of report_id (JSON objects, new references put into
  * out[k]; NULL when a row has none).  Returns 0 or an error (out all NULL). */
@@ -174,7 +194,7 @@ struct reportwork_end {
 	int64_t completed_ms;
 };
 
-/* One report's terminal transition for reportwork_complete_many(). */
+/* One report's terminal transition for reportwork_complete_send(). */
 struct reportwork_done_item {
 	long long report_id;
 	const struct sbuf *csv, *json;	/* the built files */
@@ -184,16 +204,21 @@ struct reportwork_done_item {
 	struct err e;
 };
 
-/* The terminal transition to COMPLETED of items[0..n) (1..
- * REPORTWORK_LOAD_MAX reports of h's tenant), each with both files, in as
- * few statements as the sizes allow (a report given twice goes in a later
- * one): progress 100, completed_at now, files inserted (ON CONFLICT DO
- * NOTHING), only while the report is not terminal.  A statement that fails
- * sets rc/e of its items (others may have succeeded; not retried after a
- * lost connection: the outcome is unknown).  Returns 0 or the first
- * error. */
-int reportwork_complete_many(struct tenant_conn *h, struct reportwork_done_item *items,
-    int n, struct err *e);
+/* Sends the terminal transition to COMPLETED of items[0..n) (1..
+ * REPORTWORK_LOAD_MAX reports of h's tenant), each with both files:
+ * progress 100, completed_at now, files inserted (ON CONFLICT DO NOTHING),
+ * only while the report is not terminal.  Collect with
+ * reportwork_batch_collect(): items whose statement succeeded have out
+ * (changed only for the caller whose statement moved the report); a
+ * statement that failed sets rc/e of its items (not retried after a lost
+ * connection: the outcome is unknown).  Rounds as reportwork_save_send(). */
+struct reportwork_batch *reportwork_complete_send(struct tenant_conn *h,
+    struct reportwork_done_item *items, int n) __attribute__((warn_unused_result));
+
+/* Waits for a batch sent on h and runs its later rounds; frees b.  Returns
+ * 0 or the first error (see the *_send function for what it means). */
+int reportwork_batch_collect(struct tenant_conn *h, struct reportwork_batch *b,
+    struct err *e);
 
 /* The terminal transition to FAILED with reason; unfinished provider rows
  * become FAILED. */

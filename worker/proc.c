@@ -494,26 +494,37 @@ static bool build_files(struct worker *w, struct tenant_conn *h, struct job *j)
 	return true;
 }
 
-/* The terminal statement for js[0..n) (files built, one tenant: h), then
- * each job's event and queue transition; frees the jobs. */
-static void complete_all(struct worker *w, struct tenant_conn *h, struct job **js,
-    int n)
+/* Terminal statements of one tenant's jobs whose files are built. */
+struct completing {
+	struct job **js;
+	int n;
+	struct reportwork_done_item *items;
+	struct reportwork_batch *b;
+};
+
+/* Sends the terminal statement of c's jobs (files built) on h. */
+static void complete_send(struct tenant_conn *h, struct completing *c)
 {
-	if (n == 0)
-		return;
-	struct reportwork_done_item *items = xcalloc((size_t)n, sizeof *items);
-	for (int i = 0; i < n; i++) {
-		items[i].report_id = js[i]->report_id;
-		items[i].csv = &js[i]->csv;
-		items[i].json = &js[i]->json;
-		items[i].attempt = js[i]->attempt;
+	c->items = xcalloc((size_t)c->n, sizeof *c->items);
+	for (int i = 0; i < c->n; i++) {
+		c->items[i].report_id = c->js[i]->report_id;
+		c->items[i].csv = &c->js[i]->csv;
+		c->items[i].json = &c->js[i]->json;
+		c->items[i].attempt = c->js[i]->attempt;
 	}
+	c->b = reportwork_complete_send(h, c->items, c->n);
+}
+
+/* Collects it, then each job's event and queue transition; frees the jobs. */
+static void complete_collect(struct worker *w, struct tenant_conn *h,
+    struct completing *c)
+{
 	struct err e;
 	err_clear(&e);
-	(void)reportwork_complete_many(h, items, n, &e);	/* per item below */
-	for (int i = 0; i < n; i++) {
-		struct job *j = js[i];
-		const struct reportwork_done_item *it = &items[i];
+	(void)reportwork_batch_collect(h, c->b, &e);	/* per item below */
+	for (int i = 0; i < c->n; i++) {
+		struct job *j = c->js[i];
+		const struct reportwork_done_item *it = &c->items[i];
 		job_ctx(j);
 		if (it->rc != 0) {
 			log_kv(LOG_WARN, "report_complete_failed", "err",
@@ -536,7 +547,10 @@ static void complete_all(struct worker *w, struct tenant_conn *h, struct job **j
 		}
 		job_free(w, j);
 	}
-	free(items);
+	free(c->items);
+	c->items = NULL;
+	c->b = NULL;
+	c->n = 0;
 }
 
 /* The reason a report failed after its last attempt. */
@@ -697,81 +711,119 @@ static void attempt_done(struct worker *w, struct job *j)
 	w->settle[w->nsettle++] = j;
 }
 
-/* Stores the attempts that ended this step, one statement per tenant, then
- * moves each job on; queue transitions go out in one pipeline. */
+/* One tenant's share of the attempts settled in a step. */
+struct settle_group {
+	struct tenant_conn *h;
+	int rc;
+	struct err e;
+	struct job **js;			/* its jobs */
+	struct reportwork_save_item *items;	/* one per job */
+	int m;
+	struct reportwork_batch *b;
+	struct completing c;			/* js[0..c.n): files built */
+};
+
+/* Stores the attempts that ended this step, one statement per tenant, the
+ * statements of up to TENANT_MAX_CONNS tenants at once; then completes the
+ * reports that are done the same way and moves every job on.  The queue
+ * transitions go out in one pipeline at the end. */
 static void settle_all(struct worker *w)
 {
 	int n = w->nsettle;
-	if (n > 0) {
-		struct job **js = w->settle;
-		struct job **group = xcalloc((size_t)n, sizeof *group);
-		struct reportwork_save_item *items = xcalloc((size_t)n, sizeof *items);
-		const char **data = xcalloc((size_t)n * REPORT_PROVIDERS_N, sizeof *data);
-		for (int i = 0; i < n; i++) {
-			struct job *j = js[i];
-			if (w->stopping && !j->contacted) {
-				/* Shutting down before any request of this attempt
-				 * went out: nothing to record, due again at once. */
-				job_ctx(j);
-				log_kv(LOG_INFO, "job_released", "why", "shutdown", NULL);
-				finish_in_queue(w, j, QUEUE_OP_RETRY, 0, "worker shutdown");
-				job_free(w, j);
-				js[i] = NULL;
-			}
+	if (n == 0) {
+		queue_flush(w);
+		return;
+	}
+	struct job **js = w->settle;
+	for (int i = 0; i < n; i++) {
+		struct job *j = js[i];
+		if (w->stopping && !j->contacted) {
+			/* Shutting down before any request of this attempt went
+			 * out: nothing to record, due again at once. */
+			job_ctx(j);
+			log_kv(LOG_INFO, "job_released", "why", "shutdown", NULL);
+			finish_in_queue(w, j, QUEUE_OP_RETRY, 0, "worker shutdown");
+			job_free(w, j);
+			js[i] = NULL;
 		}
-		for (int i = 0; i < n; i++) {
-			if (js[i] == NULL)
+	}
+	/* Group by tenant: order[] holds each group's jobs together. */
+	struct job **order = xcalloc((size_t)n, sizeof *order);
+	struct reportwork_save_item *items = xcalloc((size_t)n, sizeof *items);
+	const char **data = xcalloc((size_t)n * REPORT_PROVIDERS_N, sizeof *data);
+	struct settle_group *gs = xcalloc((size_t)n, sizeof *gs);
+	int ng = 0, no = 0;
+	for (int i = 0; i < n; i++) {
+		if (js[i] == NULL)
+			continue;
+		struct settle_group *g = &gs[ng++];
+		g->js = order + no;
+		g->items = items + no;
+		const char *tenant = js[i]->tenant;
+		for (int k = i; k < n && g->m < REPORTWORK_LOAD_MAX; k++) {
+			if (js[k] == NULL || (k > i && strcmp(js[k]->tenant, tenant) != 0))
 				continue;
-			const char *tenant = js[i]->tenant;
-			int m = 0;
-			for (int k = i; k < n && m < REPORTWORK_LOAD_MAX; k++) {
-				if (js[k] == NULL || (k > i && strcmp(js[k]->tenant, tenant) != 0))
+			struct job *j = js[k];
+			js[k] = NULL;
+			struct reportwork_save_item *it = &g->items[g->m];
+			it->ctx = &j->ctx;
+			it->mask = j->mask;
+			it->data = data + (size_t)no * REPORT_PROVIDERS_N;
+			for (int p = 0; p < REPORT_PROVIDERS_N; p++)
+				data[(size_t)no * REPORT_PROVIDERS_N + p] = j->data[p];
+			int done = providers_done(j);
+			/* The terminal statement sets 100 once the files exist. */
+			it->progress = done == REPORT_PROVIDERS_N ? j->ctx.progress :
+			    reportwork_progress(done, REPORT_PROVIDERS_N);
+			it->attempt = j->attempt;
+			g->js[g->m++] = j;
+			no++;
+		}
+	}
+	w->nsettle = 0;
+	int wave = w->cfg->tenant_max_conns > 1 ? w->cfg->tenant_max_conns : 1;
+	for (int first = 0; first < ng; first += wave) {
+		int last = first + wave < ng ? first + wave : ng;
+		for (int k = first; k < last; k++) {
+			struct settle_group *g = &gs[k];
+			err_clear(&g->e);
+			g->h = tenant_acquire(w->tenants, g->js[0]->tenant, &g->e);
+			if (g->h != NULL)
+				g->b = reportwork_save_send(g->h, g->items, g->m);
+		}
+		size_t bytes = 0;
+		for (int k = first; k < last; k++) {
+			struct settle_group *g = &gs[k];
+			g->rc = g->h == NULL ? g->e.code :
+			    reportwork_batch_collect(g->h, g->b, &g->e);
+			g->c.js = g->js;	/* compacted in place below */
+			for (int i = 0; i < g->m; i++) {
+				struct job *j = g->js[i];
+				if (!attempt_settled(w, g->h, j, g->rc, &g->e, &g->items[i].out))
 					continue;
-				struct job *j = js[k];
-				js[k] = NULL;
-				group[m] = j;
-				int done = providers_done(j);
-				struct reportwork_save_item *it = &items[m];
-				memset(it, 0, sizeof *it);
-				it->ctx = &j->ctx;
-				it->mask = j->mask;
-				it->data = data + (size_t)m * REPORT_PROVIDERS_N;
-				for (int p = 0; p < REPORT_PROVIDERS_N; p++)
-					data[(size_t)m * REPORT_PROVIDERS_N + p] = j->data[p];
-				/* The terminal statement sets 100 once the files exist. */
-				it->progress = done == REPORT_PROVIDERS_N ? j->ctx.progress :
-				    reportwork_progress(done, REPORT_PROVIDERS_N);
-				it->attempt = j->attempt;
-				m++;
-			}
-			struct err e;
-			err_clear(&e);
-			struct tenant_conn *h = tenant_acquire(w->tenants, group[0]->tenant, &e);
-			int rc = h == NULL ? e.code : reportwork_save_many(h, items, m, &e);
-			/* Those with all their data: terminal statements in rounds
-			 * of at most COMPLETE_BYTES of files. */
-			int nc = 0;
-			size_t bytes = 0;
-			for (int k = 0; k < m; k++) {
-				struct job *j = group[k];
-				if (!attempt_settled(w, h, j, rc, &e, &items[k].out))
-					continue;
-				group[nc++] = j;
+				g->c.js[g->c.n++] = j;
 				bytes += j->csv.len + j->json.len;
 				if (bytes >= COMPLETE_BYTES) {
-					complete_all(w, h, group, nc);
-					nc = 0;
+					/* Bound the files held: this tenant's now. */
+					complete_send(g->h, &g->c);
+					complete_collect(w, g->h, &g->c);
 					bytes = 0;
 				}
 			}
-			complete_all(w, h, group, nc);
-			tenant_release(h);
 		}
-		free(data);
-		free(items);
-		free(group);
-		w->nsettle = 0;
+		for (int k = first; k < last; k++)
+			if (gs[k].c.n > 0)
+				complete_send(gs[k].h, &gs[k].c);
+		for (int k = first; k < last; k++) {
+			if (gs[k].c.n > 0)
+				complete_collect(w, gs[k].h, &gs[k].c);
+			tenant_release(gs[k].h);
+		}
 	}
+	free(gs);
+	free(data);
+	free(items);
+	free(order);
 	queue_flush(w);
 }
 
@@ -1158,44 +1210,72 @@ drop:
  * each. */
 static void begin_all(struct worker *w, struct job **js, int n)
 {
+	/* Per tenant (a group): its jobs, ids, found flags, data and contexts
+	 * side by side in these arrays, from the group's offset on. */
 	long long ids[WORKER_CLAIM_BATCH];
-	struct job *group[WORKER_CLAIM_BATCH];
+	struct job *order[WORKER_CLAIM_BATCH];
 	bool found[WORKER_CLAIM_BATCH];
 	char *data[WORKER_CLAIM_BATCH * REPORT_PROVIDERS_N];
 	struct reportwork_ctx *ctx = xcalloc(WORKER_CLAIM_BATCH, sizeof *ctx);
+	struct {
+		struct tenant_conn *h;
+		struct err e;
+		struct reportwork_load l;
+	} *gs = xcalloc(WORKER_CLAIM_BATCH, sizeof *gs);
+	int ng = 0, no = 0;
 	for (int i = 0; i < n; i++) {
 		if (js[i] == NULL)
 			continue;
 		/* Every not yet loaded job of js[i]'s tenant. */
 		const char *tenant = js[i]->tenant;
-		int m = 0;
+		struct reportwork_load *l = &gs[ng++].l;
+		l->ids = ids + no;
+		l->out = ctx + no;
+		l->found = found + no;
+		l->data = data + (size_t)no * REPORT_PROVIDERS_N;
 		for (int k = i; k < n; k++) {
 			if (js[k] != NULL && strcmp(js[k]->tenant, tenant) == 0) {
-				group[m] = js[k];
-				ids[m++] = js[k]->report_id;
+				order[no] = js[k];
+				ids[no++] = js[k]->report_id;
+				l->n++;
 				js[k] = NULL;
 			}
 		}
-		struct err e;
-		err_clear(&e);
-		struct tenant_conn *h = tenant_acquire(w->tenants, group[0]->tenant, &e);
-		int rc = h == NULL ? e.code :
-		    reportwork_load_many(h, ids, m, ctx, found, data, &e);
-		for (int k = 0; k < m; k++) {
-			int jrc = rc;
-			struct err je = e;
-			if (rc == 0 && !found[k]) {
-				jrc = err_set(&je, APP_ERR_NOT_FOUND, "report not found",
-				    "report %lld does not exist", ids[k]);
-			} else if (rc == 0) {
-				group[k]->ctx = ctx[k];
-				for (int p = 0; p < REPORT_PROVIDERS_N; p++)
-					group[k]->data[p] = data[k * REPORT_PROVIDERS_N + p];
-			}
-			job_begin(w, group[k], h, jrc, &je);
-		}
-		tenant_release(h);
 	}
+	/* The loads of up to TENANT_MAX_CONNS tenants run at once. */
+	int wave = w->cfg->tenant_max_conns > 1 ? w->cfg->tenant_max_conns : 1;
+	for (int first = 0; first < ng; first += wave) {
+		int last = first + wave < ng ? first + wave : ng;
+		for (int g = first; g < last; g++) {
+			err_clear(&gs[g].e);
+			gs[g].h = tenant_acquire(w->tenants, order[gs[g].l.ids - ids]->tenant,
+			    &gs[g].e);
+			if (gs[g].h != NULL)
+				reportwork_load_send(gs[g].h, &gs[g].l);
+		}
+		for (int g = first; g < last; g++) {
+			struct reportwork_load *l = &gs[g].l;
+			struct job **mine = order + (l->ids - ids);
+			int rc = gs[g].h == NULL ? gs[g].e.code :
+			    reportwork_load_collect(gs[g].h, l, &gs[g].e);
+			for (int k = 0; k < l->n; k++) {
+				struct job *j = mine[k];
+				int jrc = rc;
+				struct err je = gs[g].e;
+				if (rc == 0 && !l->found[k]) {
+					jrc = err_set(&je, APP_ERR_NOT_FOUND, "report not found",
+					    "report %lld does not exist", l->ids[k]);
+				} else if (rc == 0) {
+					j->ctx = l->out[k];
+					for (int p = 0; p < REPORT_PROVIDERS_N; p++)
+						j->data[p] = l->data[k * REPORT_PROVIDERS_N + p];
+				}
+				job_begin(w, j, gs[g].h, jrc, &je);
+			}
+			tenant_release(gs[g].h);
+		}
+	}
+	free(gs);
 	free(ctx);
 }
 
