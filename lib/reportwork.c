@@ -222,6 +222,20 @@ static bool job_id_valid(const char *s, size_t n)
 	return true;
 }
 
+/* True if JSON text holds the escape \u0000 (a backslash that is not
+ * itself escaped, then u0000): PostgreSQL's jsonb cannot store U+0000. */
+static bool has_nul_escape(const char *text)
+{
+	for (const char *p = strstr(text, "\\u0000"); p != NULL; p = strstr(p + 1, "\\u0000")) {
+		size_t slashes = 1;
+		while (p - (ptrdiff_t)slashes >= text && p[-(ptrdiff_t)slashes] == '\\')
+			slashes++;
+		if (slashes % 2 == 1)
+			return true;
+	}
+	return false;
+}
+
 void reportwork_parse_answer(const char *body, size_t len,
     struct reportwork_answer *out)
 {
@@ -264,6 +278,11 @@ void reportwork_parse_answer(const char *body, size_t len,
 		json_object *data = jsonh_obj(o, "data");
 		if (data == NULL) {
 			out->why = "completed without a data object";
+			goto out;
+		}
+		const char *text = jsonh_text(data, NULL);
+		if (text == NULL || has_nul_escape(text)) {
+			out->why = "data holds a U+0000 character";
 			goto out;
 		}
 		if (id != NULL) {

@@ -97,7 +97,8 @@ struct reportwork_answer {
  * "processing"} or {"status":"completed","data":{...}} (jobID optional
  * then).  Rejects bodies over REPORTWORK_BODY_MAX, invalid JSON or UTF-8,
  * nesting over REPORTWORK_DATA_DEPTH, job IDs that are not 1..64 bytes of
- * [A-Za-z0-9_-], data that is not an object, unknown status values. */
+ * [A-Za-z0-9_-], data that is not an object or holds U+0000 (which the
+ * database's jsonb cannot store), unknown status values. */
 void reportwork_parse_answer(const char *body, size_t len,
     struct reportwork_answer *out);
 

@@ -164,6 +164,10 @@ static void t_answers(void)
 		{ "null", REPORTWORK_ANSWER_MALFORMED, NULL },
 		{ "{\"status\":\"completed\",\"data\":{}} trailing", REPORTWORK_ANSWER_MALFORMED, NULL },
 		{ "{\"status\":\"completed\",\"data\":{\"a\":\"\xff\"}}", REPORTWORK_ANSWER_MALFORMED, NULL },
+		{ "{\"status\":\"completed\",\"data\":{\"a\":\"x\\u0000y\"}}", REPORTWORK_ANSWER_MALFORMED, NULL },
+		/* json-c ends a key at U+0000: nothing of it reaches the database. */
+		{ "{\"status\":\"completed\",\"data\":{\"a\\u0000\":1}}", REPORTWORK_ANSWER_COMPLETED, "" },
+		{ "{\"status\":\"completed\",\"data\":{\"a\":\"\\\\u0000\"}}", REPORTWORK_ANSWER_COMPLETED, "" },
 		{ "{\"status\":\"completed\",\"data\":{\"a\":[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]}}",
 		  REPORTWORK_ANSWER_MALFORMED, NULL },
 	};
