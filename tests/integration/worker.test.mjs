@@ -403,6 +403,9 @@ test('two workers: both work, no report is processed twice at once, SIGTERM exit
 
 test('SIGTERM with calls in flight: exits 0, jobs are released and completed by the other worker; SIGHUP reopens the log', async () => {
 	await restartProviders({ PROVIDER_LATENCY_MS: '1500' });
+	// Only worker 2 runs while the reports are made, so it holds their
+	// jobs; the stack's worker comes back before the SIGTERM.
+	await stack(['stop', 'worker']);
 	const w2 = startWorker2();
 	try {
 		await eventually(() => logText('worker2.log').split('ev=worker_started').length >= 3, 10000, 'worker 2 started again');
@@ -413,6 +416,7 @@ test('SIGTERM with calls in flight: exits 0, jobs are released and completed by 
 		const ids = [];
 		for (let i = 0; i < 10; i++) ids.push((await createReport(tok.a)).reportID);
 		await eventually(() => /ev=job_claimed/.test(logText('worker2.log')), 10000, 'worker 2 holds jobs');
+		await stack(['start', 'worker']);
 		w2.kill('SIGTERM');
 		const { code } = await w2.exited;
 		assert.equal(code, 0);
@@ -422,6 +426,7 @@ test('SIGTERM with calls in flight: exits 0, jobs are released and completed by 
 	} finally {
 		if (w2.exitCode === null && w2.signalCode === null)
 			w2.kill('SIGKILL');	// a failed step must not leave it running
+		await stack(['start', 'worker']);
 		await restartProviders({});
 	}
 });
