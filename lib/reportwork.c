@@ -647,7 +647,7 @@ struct batch_kind {
 	void (*build)(struct sbuf *sb, const void *item);	/* one element */
 	long long (*id)(const void *item);
 	void (*row)(void *item, const PGresult *r, int row);	/* its result row */
-	void (*failed)(void *item, int rc, const struct err *e);	/* may be NULL */
+	void (*failed)(void *item, int rc, const struct err *e);
 };
 
 struct reportwork_batch {
@@ -722,6 +722,49 @@ static struct reportwork_batch *batch_send(struct tenant_conn *h,
 	return b;
 }
 
+/* Runs the round in take[] synchronously (it is built into sb unless
+ * built is false); 0 or its error in e. */
+static int batch_run(struct tenant_conn *h, struct reportwork_batch *b, bool built,
+    struct err *e)
+{
+	if (!built)
+		return err_set(e, APP_ERR_INTERNAL, "internal error", "%s: data too large",
+		    b->k->st->name);
+	const char *params[] = { b->sb.p };
+	return batch_result(b, tenant_exec_prepared(h, b->k->st, params, e), e);
+}
+
+/* The round in take[] failed with rc other than a lost database: runs
+ * each of its reports alone, so that one the database refuses does not
+ * fail the others; those that fail again get their error.  Returns 0 or
+ * the first such error (in e). */
+static int batch_isolate(struct tenant_conn *h, struct reportwork_batch *b,
+    struct err *first)
+{
+	int rc = 0;
+	bool *round = xcalloc((size_t)b->n, sizeof *round);
+	memcpy(round, b->rd.take, (size_t)b->n * sizeof *round);
+	for (int i = 0; i < b->n; i++) {
+		if (!round[i])
+			continue;
+		memset(b->rd.take, 0, (size_t)b->n * sizeof *b->rd.take);
+		b->rd.take[i] = true;
+		struct err e;
+		err_clear(&e);
+		int r = batch_run(h, b, batch_build(b), &e);
+		if (r == 0)
+			continue;
+		b->k->failed(item_at(b, i), r, &e);
+		if (rc == 0) {
+			rc = r;
+			*first = e;
+		}
+	}
+	memcpy(b->rd.take, round, (size_t)b->n * sizeof *round);
+	free(round);
+	return rc;
+}
+
 int reportwork_batch_collect(struct tenant_conn *h, struct reportwork_batch *b,
     struct err *e)
 {
@@ -736,29 +779,32 @@ int reportwork_batch_collect(struct tenant_conn *h, struct reportwork_batch *b,
 		struct err re;
 		err_clear(&re);
 		int r;
-		if (!first && !batch_build(b)) {
-			r = err_set(&re, APP_ERR_INTERNAL, "internal error",
-			    "%s: data too large", b->k->st->name);
-		} else if (first && !b->built) {
-			r = err_set(&re, APP_ERR_INTERNAL, "internal error",
-			    "%s: data too large", b->k->st->name);
-		} else {
+		if (first && b->built) {
 			const char *params[] = { b->sb.p };
-			r = batch_result(b, first ? tenant_collect(h, b->k->st, params, &re) :
-			    tenant_exec_prepared(h, b->k->st, params, &re), &re);
+			r = batch_result(b, tenant_collect(h, b->k->st, params, &re), &re);
+		} else {
+			r = batch_run(h, b, first ? b->built : batch_build(b), &re);
 		}
 		first = false;
 		if (r == 0)
 			continue;
-		for (int i = 0; i < b->n && b->k->failed != NULL; i++)
-			if (b->rd.take[i])
-				b->k->failed(item_at(b, i), r, &re);
+		int taken = 0;
+		for (int i = 0; i < b->n; i++)
+			taken += b->rd.take[i];
+		if (r != APP_ERR_UNAVAILABLE && taken > 1) {
+			err_clear(&re);
+			r = batch_isolate(h, b, &re);
+		} else {
+			for (int i = 0; i < b->n; i++)
+				if (b->rd.take[i])
+					b->k->failed(item_at(b, i), r, &re);
+		}
+		if (r == 0)
+			continue;
 		if (rc == 0) {
 			rc = r;
 			*e = re;
 		}
-		if (b->k->failed == NULL)
-			break;	/* all or nothing: later rounds not run */
 	} while (rounds_next(&b->rd, REPORTWORK_BATCH_ROUND));
 out:
 	if (b->n >= 1 && b->n <= REPORTWORK_LOAD_MAX)
@@ -787,9 +833,16 @@ static void save_row(void *item, const PGresult *r, int row)
 	it->out.created_ms = strtoll(PQgetvalue(r, row, 2), NULL, 10);
 }
 
+static void save_failed(void *item, int rc, const struct err *e)
+{
+	struct reportwork_save_item *it = item;
+	it->rc = rc;
+	it->e = *e;
+}
+
 static const struct batch_kind save_kind = {
 	&st_save, 3, sizeof(struct reportwork_save_item), save_build, save_id,
-	save_row, NULL,
+	save_row, save_failed,
 };
 
 struct reportwork_batch *reportwork_save_send(struct tenant_conn *h,
@@ -799,6 +852,7 @@ struct reportwork_batch *reportwork_save_send(struct tenant_conn *h,
 	for (int i = 0; i < n; i++) {
 		items[i].out.progress = -1;
 		items[i].out.created_ms = 0;
+		items[i].rc = 0;
 		bytes[i] = 256;
 		for (int k = 0; k < REPORT_PROVIDERS_N; k++)
 			if (items[i].data[k] != NULL)

@@ -163,6 +163,8 @@ struct reportwork_save_item {
 	int progress;				/* 0..100 */
 	int attempt;
 	struct reportwork_saved out;		/* filled */
+	int rc;					/* 0, or the error of its statement */
+	struct err e;
 };
 
 /* A batch statement sent and not collected yet. */
@@ -175,10 +177,12 @@ struct reportwork_batch;
  * item's) — only while the report is not terminal.  Does not wait: collect
  * with reportwork_batch_collect() (items must stay valid until then), which
  * fills each item's out with the stored progress (-1 when the report is
- * terminal or unknown: nothing changed) and the creation time, and returns
- * 0 or the error (then nothing is known of any item).  The reports go in as
- * few statements as the sizes allow (one per REPORTWORK_BATCH_ROUND bytes of
- * data; a report given twice goes in a later one). */
+ * terminal or unknown: nothing changed) and the creation time, or sets its
+ * rc/e when its statement failed.  The reports go in as few statements as
+ * the sizes allow (one per REPORTWORK_BATCH_ROUND bytes of data; a report
+ * given twice goes in a later one); when the database refuses a statement
+ * (an error other than a lost connection), its reports are tried once more
+ * one by one, so a report it cannot store fails alone. */
 struct reportwork_batch *reportwork_save_send(struct tenant_conn *h,
     struct reportwork_save_item *items, int n) __attribute__((warn_unused_result));
 
@@ -212,12 +216,14 @@ struct reportwork_done_item {
  * reportwork_batch_collect(): items whose statement succeeded have out
  * (changed only for the caller whose statement moved the report); a
  * statement that failed sets rc/e of its items (not retried after a lost
- * connection: the outcome is unknown).  Rounds as reportwork_save_send(). */
+ * connection: the outcome is unknown).  Rounds and the one-by-one retry
+ * after a refused statement as reportwork_save_send(). */
 struct reportwork_batch *reportwork_complete_send(struct tenant_conn *h,
     struct reportwork_done_item *items, int n) __attribute__((warn_unused_result));
 
 /* Waits for a batch sent on h and runs its later rounds; frees b.  Returns
- * 0 or the first error (see the *_send function for what it means). */
+ * 0 or the first error that failed items (each failed item has its own rc
+ * and e). */
 int reportwork_batch_collect(struct tenant_conn *h, struct reportwork_batch *b,
     struct err *e);
 

@@ -799,7 +799,11 @@ static void settle_all(struct worker *w)
 			g->c.js = g->js;	/* compacted in place below */
 			for (int i = 0; i < g->m; i++) {
 				struct job *j = g->js[i];
-				if (!attempt_settled(w, g->h, j, g->rc, &g->e, &g->items[i].out))
+				const struct reportwork_save_item *it = &g->items[i];
+				/* No handle: every job failed alike; else its own. */
+				int rc = g->h == NULL ? g->rc : it->rc;
+				if (!attempt_settled(w, g->h, j, rc, g->h == NULL ? &g->e : &it->e,
+				    &it->out))
 					continue;
 				g->c.js[g->c.n++] = j;
 				bytes += j->csv.len + j->json.len;

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "password.h"
+#include "reportwork.h"
 #include "tenant.h"
 #include "testlib.h"
 #include "users.h"
@@ -873,6 +874,71 @@ out:
 	PQfinish(adm);
 }
 
+/* A save batch with one report the database refuses (its data is not
+ * JSON, so the whole array is not): the others are still stored, and only
+ * that one fails. */
+static void t_batch_isolation(void)
+{
+	struct err e;
+	struct tenant_cache *cache = new_cache(2);
+	struct tenant_conn *h = tenant_acquire(cache, tenant_a, &e);
+	CHECK(h != NULL);
+	if (h == NULL)
+		goto out;
+	PGresult *r = tenant_exec(h, "INSERT INTO reports (owner_id) SELECT min(id)"
+	    " FROM users, generate_series(1, 3) GROUP BY generate_series"
+	    " RETURNING id::text", 0, NULL, &e);
+	CHECK(r != NULL && PQntuples(r) == 3);
+	if (r == NULL || PQntuples(r) != 3) {
+		PQclear(r);
+		goto out;
+	}
+	struct reportwork_ctx ctx[3];
+	struct reportwork_save_item items[3];
+	const char *data[3][REPORT_PROVIDERS_N] = {
+		{ "{\"score\":700}" }, { "{not json" }, { "{\"score\":650}" },
+	};
+	memset(ctx, 0, sizeof ctx);
+	memset(items, 0, sizeof items);
+	for (int i = 0; i < 3; i++) {
+		ctx[i].report_id = atoll(PQgetvalue(r, i, 0));
+		snprintf(ctx[i].p[0].status, sizeof ctx[i].p[0].status, "%s", PROVIDER_COMPLETED);
+		ctx[i].p[0].attempts = 1;
+		items[i].ctx = &ctx[i];
+		items[i].mask = 1u;
+		items[i].data = data[i];
+		items[i].progress = 33;
+		items[i].attempt = 1;
+	}
+	PQclear(r);
+	struct reportwork_batch *b = reportwork_save_send(h, items, 3);
+	CHECK(reportwork_batch_collect(h, b, &e) != 0);
+	CHECK_INT_EQ(items[0].rc, 0);
+	CHECK_INT_EQ(items[0].out.progress, 33);
+	CHECK(items[1].rc != 0);
+	CHECK_INT_EQ(items[1].out.progress, -1);
+	CHECK_INT_EQ(items[2].rc, 0);
+	CHECK_INT_EQ(items[2].out.progress, 33);
+	char ids[96];
+	snprintf(ids, sizeof ids, "{%lld,%lld,%lld}", ctx[0].report_id, ctx[1].report_id,
+	    ctx[2].report_id);
+	const char *p[] = { ids };
+	r = tenant_exec(h, "SELECT r.status || ':' || coalesce(rp.data->>'score', '-')"
+	    " FROM reports r LEFT JOIN report_providers rp ON rp.report_id = r.id"
+	    " AND rp.provider = 'credit-bureau' WHERE r.id = ANY($1::int[]) ORDER BY r.id",
+	    1, p, &e);
+	CHECK(r != NULL && PQntuples(r) == 3);
+	if (r != NULL && PQntuples(r) == 3) {
+		CHECK_STR_EQ(PQgetvalue(r, 0, 0), "IN_PROGRESS:700");
+		CHECK_STR_EQ(PQgetvalue(r, 1, 0), "PENDING:-");
+		CHECK_STR_EQ(PQgetvalue(r, 2, 0), "IN_PROGRESS:650");
+	}
+	PQclear(r);
+out:
+	tenant_release(h);
+	tenant_cache_free(cache);
+}
+
 static const struct tenant_stmt st_bench = {
 	"test_bench", "SELECT id, tax_id FROM users WHERE username = $1", 1, false,
 };
@@ -986,6 +1052,7 @@ int main(int argc, char **argv)
 		{ "concurrent_signup", t_concurrent_signup },
 		{ "terminate_backend", t_terminate_backend },
 		{ "send_collect", t_send_collect },
+		{ "batch_isolation", t_batch_isolation },
 		{ "bench_prepared", t_bench_prepared },
 		{ "cache_200", t_cache_200 },
 	};
