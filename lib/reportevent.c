@@ -5,6 +5,7 @@
 #include "arena.h"
 #include "cfg.h"
 #include "clock.h"
+#include "jsonh.h"
 #include "signurl.h"
 #include "utf8.h"
 
@@ -103,5 +104,29 @@ int reportevent_build(struct tenant_conn *h, long long report_id,
 	rc = reportevent_json(&v, tenant_conn_tenant(h), file_url, out, e);
 out:
 	arena_free(a);
+	return rc;
+}
+
+int reportevent_parse_create(const char *payload, size_t len,
+    char tenant[TENANT_ID_MAX], long long *report_id)
+{
+	if (payload == NULL || len > REPORTEVENT_CREATE_MAX)
+		return -1;
+	const char *why = NULL;
+	json_object *o = jsonh_parse(payload, len, 4, &why);
+	if (o == NULL)
+		return -1;
+	int rc = -1;
+	size_t n = 0;
+	const char *t = jsonh_str(o, "tenantID", &n);
+	int64_t rid = 0;
+	if (json_object_is_type(o, json_type_object) && t != NULL && n < TENANT_ID_MAX &&
+	    strlen(t) == n && tenant_id_valid(t) && jsonh_int(o, "reportID", &rid) &&
+	    rid >= 1 && rid <= 2147483647) {
+		memcpy(tenant, t, n + 1);
+		*report_id = rid;
+		rc = 0;
+	}
+	json_object_put(o);
 	return rc;
 }

@@ -23,7 +23,10 @@
 #include "sbuf.h"
 #include "tenant.h"
 
-enum { REPORTEVENT_MAX = 16 * 1024 };	/* longest event built */
+enum {
+	REPORTEVENT_MAX = 16 * 1024,		/* longest event built */
+	REPORTEVENT_CREATE_MAX = 1024,		/* longest report.create accepted */
+};
 
 /* How fileURL is signed (strings borrowed). */
 struct reportevent_signer {
@@ -50,5 +53,14 @@ int reportevent_json(const struct report_view *v, const char *tenant_id,
 int reportevent_build(struct tenant_conn *h, long long report_id,
     const struct reportevent_signer *s, long long now_s, struct sbuf *out,
     char *status_out, struct err *e) __attribute__((warn_unused_result));
+
+/* Parses a report.create event, {"tenantID":"<id>","reportID":<n>, ...}
+ * (other members ignored), at most REPORTEVENT_CREATE_MAX bytes: tenant
+ * gets a valid tenant ID (lib/tenant.h), *report_id 1..2^31-1.  Returns 0,
+ * or -1 for anything else (not JSON, too deep, not an object, missing or
+ * bad members). */
+int reportevent_parse_create(const char *payload, size_t len,
+    char tenant[TENANT_ID_MAX], long long *report_id)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -30,4 +30,5 @@ done
 run fuzz_gql_parse "$seeds"
 run fuzz_http_decode tests/fuzz/seeds/http
 run fuzz_tokens tests/fuzz/seeds/tokens
+run fuzz_events tests/fuzz/seeds/events
 exit $rc

@@ -16,7 +16,6 @@
 
 #include "cfg.h"
 #include "clock.h"
-#include "jsonh.h"
 #include "log.h"
 #include "reportwork.h"
 #include "worker.h"
@@ -41,27 +40,14 @@ static void on_signal(int sig)
 static int event_job(const struct kafka_msg *m, char *id, size_t idsz, char *payload,
     size_t psz)
 {
-	const char *why = NULL;
-	if (m->len > EVENT_PAYLOAD_MAX)
+	char tenant[TENANT_ID_MAX];
+	long long rid;
+	if (reportevent_parse_create(m->payload, m->len, tenant, &rid) != 0)
 		return -1;
-	json_object *o = jsonh_parse(m->payload, m->len, 4, &why);
-	if (o == NULL)
-		return -1;
-	int rc = -1;
-	size_t n = 0;
-	const char *t = jsonh_str(o, "tenantID", &n);
-	int64_t rid = 0;
-	if (json_object_is_type(o, json_type_object) && t != NULL && n < TENANT_ID_MAX &&
-	    strlen(t) == n && tenant_id_valid(t) && jsonh_int(o, "reportID", &rid) &&
-	    rid >= 1 && rid <= 2147483647) {
-		int a = snprintf(id, idsz, "%s:%lld", t, (long long)rid);
-		int b = snprintf(payload, psz, "{\"tenantID\":\"%s\",\"reportID\":%lld}", t,
-		    (long long)rid);
-		if (a > 0 && (size_t)a < idsz && b > 0 && (size_t)b < psz)
-			rc = 0;
-	}
-	json_object_put(o);
-	return rc;
+	int a = snprintf(id, idsz, "%s:%lld", tenant, rid);
+	int b = snprintf(payload, psz, "{\"tenantID\":\"%s\",\"reportID\":%lld}", tenant,
+	    rid);
+	return a > 0 && (size_t)a < idsz && b > 0 && (size_t)b < psz ? 0 : -1;
 }
 
 /* The enqueue of one consumed message, for intake_batch(). */

@@ -1100,22 +1100,8 @@ static void on_done(struct worker *w, struct call *c, CURLcode res, int64_t now)
 
 static int parse_payload(const struct queue_job *qj, char *tenant, long long *report)
 {
-	const char *why = NULL;
-	json_object *o = jsonh_parse(qj->payload, qj->payload_len, 4, &why);
-	if (o == NULL)
-		return -1;
-	int rc = -1;
-	size_t n = 0;
-	const char *t = jsonh_str(o, "tenantID", &n);
-	int64_t id = 0;
-	if (t != NULL && n < TENANT_ID_MAX && tenant_id_valid(t) &&
-	    jsonh_int(o, "reportID", &id) && id >= 1 && id <= 2147483647) {
-		memcpy(tenant, t, n + 1);
-		*report = id;
-		rc = 0;
-	}
-	json_object_put(o);
-	return rc;
+	/* The payload is what intake made of a report.create event. */
+	return reportevent_parse_create(qj->payload, qj->payload_len, tenant, report);
 }
 
 /* A freshly claimed job, not loaded yet; NULL (and failed in the queue)
