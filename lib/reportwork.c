@@ -648,6 +648,7 @@ struct batch_kind {
 	long long (*id)(const void *item);
 	void (*row)(void *item, const PGresult *r, int row);	/* its result row */
 	void (*failed)(void *item, int rc, const struct err *e);
+	size_t (*start)(void *item);	/* clears its outputs; its size in bytes */
 };
 
 struct reportwork_batch {
@@ -700,7 +701,7 @@ static int batch_result(struct reportwork_batch *b, PGresult *r, struct err *e)
 }
 
 static struct reportwork_batch *batch_send(struct tenant_conn *h,
-    const struct batch_kind *k, void *items, int n, const size_t *bytes)
+    const struct batch_kind *k, void *items, int n)
 {
 	struct reportwork_batch *b = xcalloc(1, sizeof *b);
 	b->k = k;
@@ -711,8 +712,8 @@ static struct reportwork_batch *batch_send(struct tenant_conn *h,
 		return b;	/* collect reports it */
 	rounds_init(&b->rd, n);
 	for (int i = 0; i < n; i++) {
+		b->rd.bytes[i] = k->start(item_at(b, i));
 		b->rd.ids[i] = k->id(item_at(b, i));
-		b->rd.bytes[i] = bytes[i];
 	}
 	if (rounds_next(&b->rd, REPORTWORK_BATCH_ROUND) && batch_build(b)) {
 		b->built = true;
@@ -772,6 +773,8 @@ int reportwork_batch_collect(struct tenant_conn *h, struct reportwork_batch *b,
 	if (b->n < 1 || b->n > REPORTWORK_LOAD_MAX) {
 		rc = err_set(e, APP_ERR_INTERNAL, "internal error", "%s: %d items",
 		    b->k->st->name, b->n);
+		for (int i = 0; i < b->n; i++)
+			b->k->failed(item_at(b, i), rc, e);
 		goto out;
 	}
 	bool first = true;
@@ -840,27 +843,28 @@ static void save_failed(void *item, int rc, const struct err *e)
 	it->e = *e;
 }
 
+static size_t save_start(void *item)
+{
+	struct reportwork_save_item *it = item;
+	it->out.progress = -1;
+	it->out.created_ms = 0;
+	it->rc = 0;
+	size_t bytes = 256;
+	for (int k = 0; k < REPORT_PROVIDERS_N; k++)
+		if (it->data[k] != NULL)
+			bytes += strlen(it->data[k]);
+	return bytes;
+}
+
 static const struct batch_kind save_kind = {
 	&st_save, 3, sizeof(struct reportwork_save_item), save_build, save_id,
-	save_row, save_failed,
+	save_row, save_failed, save_start,
 };
 
 struct reportwork_batch *reportwork_save_send(struct tenant_conn *h,
     struct reportwork_save_item *items, int n)
 {
-	size_t *bytes = xcalloc(n > 0 ? (size_t)n : 1, sizeof *bytes);
-	for (int i = 0; i < n; i++) {
-		items[i].out.progress = -1;
-		items[i].out.created_ms = 0;
-		items[i].rc = 0;
-		bytes[i] = 256;
-		for (int k = 0; k < REPORT_PROVIDERS_N; k++)
-			if (items[i].data[k] != NULL)
-				bytes[i] += strlen(items[i].data[k]);
-	}
-	struct reportwork_batch *b = batch_send(h, &save_kind, items, n, bytes);
-	free(bytes);
-	return b;
+	return batch_send(h, &save_kind, items, n);
 }
 
 /* -- terminal COMPLETED transitions -- */
@@ -900,24 +904,24 @@ static void done_failed(void *item, int rc, const struct err *e)
 	it->e = *e;
 }
 
+static size_t done_start(void *item)
+{
+	struct reportwork_done_item *it = item;
+	memset(&it->out, 0, sizeof it->out);
+	it->rc = 0;
+	/* JSON escaping may grow text up to 6x; budget the usual 1.2x. */
+	return 256 + (it->csv->len + it->json->len) * 6 / 5;
+}
+
 static const struct batch_kind done_kind = {
 	&st_complete, 3, sizeof(struct reportwork_done_item), done_build, done_id,
-	done_row, done_failed,
+	done_row, done_failed, done_start,
 };
 
 struct reportwork_batch *reportwork_complete_send(struct tenant_conn *h,
     struct reportwork_done_item *items, int n)
 {
-	size_t *bytes = xcalloc(n > 0 ? (size_t)n : 1, sizeof *bytes);
-	for (int i = 0; i < n; i++) {
-		memset(&items[i].out, 0, sizeof items[i].out);
-		items[i].rc = 0;
-		/* JSON escaping may grow text up to 6x; budget the usual 1.2x. */
-		bytes[i] = 256 + (items[i].csv->len + items[i].json->len) * 6 / 5;
-	}
-	struct reportwork_batch *b = batch_send(h, &done_kind, items, n, bytes);
-	free(bytes);
-	return b;
+	return batch_send(h, &done_kind, items, n);
 }
 
 int reportwork_load_data(struct tenant_conn *h, long long report_id,
