@@ -63,6 +63,16 @@ struct config {
 	int tenant_idle_sec;		/* TENANT_IDLE_SEC */
 	int tenant_recheck_sec;		/* TENANT_RECHECK_SEC */
 	const char *tenant_db_hosts;	/* TENANT_DB_HOSTS: comma list */
+	/* the pooler in front of tenant databases (lib/pgbouncer, lib/poolcap) */
+	const char *pool_host;		/* POOL_HOST: "" = connect directly */
+	const char *pool_port;		/* POOL_PORT */
+	const char *pool_user;		/* POOL_USER */
+	const char *pool_password;	/* POOL_PASSWORD (secret) */
+	const char *pool_databases_file; /* POOL_DATABASES_FILE */
+	const char *pool_state_file;	/* POOL_STATE_FILE */
+	int pool_max_server_conns;	/* POOL_MAX_SERVER_CONNS */
+	int pool_tenant_servers;	/* POOL_TENANT_SERVERS */
+	int pool_wait_ms;		/* POOL_WAIT_MS */
 	/* kafka-mock */
 	int kafka_mock_port;		/* KAFKA_MOCK_PORT */
 	int kafka_mock_partitions;	/* KAFKA_MOCK_PARTITIONS */

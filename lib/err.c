@@ -20,6 +20,7 @@ static const struct {
 	{ APP_ERR_VALIDATION, "GRAPHQL_VALIDATION_FAILED", "validation" },
 	{ APP_ERR_UNAVAILABLE, "INTERNAL_SERVER_ERROR", "unavailable" },
 	{ APP_ERR_TOO_LARGE, "BAD_USER_INPUT", "too_large" },
+	{ APP_ERR_BUSY, "SERVICE_UNAVAILABLE", "busy" },
 };
 
 const char *app_err_code(enum app_err e)

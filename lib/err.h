@@ -22,6 +22,7 @@ enum app_err {
 	APP_ERR_VALIDATION = -8,	/* GRAPHQL_VALIDATION_FAILED */
 	APP_ERR_UNAVAILABLE = -9,	/* a dependency is down: INTERNAL_SERVER_ERROR */
 	APP_ERR_TOO_LARGE = -10,	/* a limit was exceeded: BAD_USER_INPUT */
+	APP_ERR_BUSY = -11,		/* no capacity now, retry: SERVICE_UNAVAILABLE */
 };
 
 enum { ERR_MSG_MAX = 256, ERR_DETAIL_MAX = 512 };
