@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "jsonh.h"
 #include "log.h"
+#include "pgbouncer.h"
 #include "resolvers.h"
 #include "tenant.h"
 #include "token.h"
@@ -57,6 +58,13 @@ int account_create_tenant(const struct gql_call *call, json_object **out, struct
 	rc = tenant_create(master, &o, &ti, &info, e);
 	if (rc != 0)
 		return rc;
+	struct err se;
+	/* PgBouncer learns of the tenant now; if this fails, the first
+	 * connection to the tenant syncs again (lib/tenant.c). */
+	if (app->deps->pgb != NULL &&
+	    pgbouncer_sync(app->deps->pgb, master, app->deps->keys, NULL, &se) != 0)
+		log_kv(LOG_WARN, "pool_sync_failed", "tenant", info.tenant_id,
+		    "err", se.detail, NULL);
 	log_kv(LOG_INFO, "tenant_created", "tenant", info.tenant_id, "db_host", info.host,
 	    "db_port", info.port, "db", info.dbname, NULL);
 	json_object *t = json_object_new_object();

@@ -1,5 +1,6 @@
 #include "deps.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "cfg.h"
@@ -18,8 +19,15 @@ int deps_init(struct deps *d, char *errbuf, size_t errlen)
 	if (d->keys == NULL)
 		return -1;
 	d->master = db_new(c->master_db_url, c->dep_timeout_ms, "reportsvc-cgi");
+	struct err e;
+	if (poolcap_from_cfg(c, &d->pgb, &d->cap, &e) != 0) {
+		snprintf(errbuf, errlen, "%s", e.detail);
+		return -1;
+	}
 	struct tenant_cache_opts o;
 	tenant_cache_opts_from_cfg(&o, c, d->keys);
+	o.pgb = d->pgb;
+	o.cap = d->cap;
 	d->tenants = tenant_cache_new(d->master, &o);
 	users_ctx_init(&d->users, c, d->master, d->tenants);
 	token_cfg_from(&d->tokens, c);
@@ -29,6 +37,8 @@ int deps_init(struct deps *d, char *errbuf, size_t errlen)
 void deps_free(struct deps *d)
 {
 	tenant_cache_free(d->tenants);
+	poolcap_close(d->cap);
+	pgbouncer_free(d->pgb);
 	db_free(d->master);
 	crypto_keys_free(d->keys);
 	if (d->redis != NULL)

@@ -17,6 +17,8 @@
 #include "db.h"
 #include "err.h"
 #include "kafka.h"
+#include "pgbouncer.h"
+#include "poolcap.h"
 #include "tenant.h"
 #include "token.h"
 #include "users.h"
@@ -31,6 +33,8 @@ struct deps {
 	struct backoff master_bo;
 	bool master_migrated;		/* this process ran the master migrations */
 	struct crypto_keys *keys;
+	struct pgbouncer *pgb;		/* NULL: no pooler (POOL_HOST empty) */
+	struct poolcap *cap;		/* the global connection cap, with pgb */
 	struct tenant_cache *tenants;
 	struct users_ctx users;
 	struct token_cfg tokens;
@@ -42,7 +46,8 @@ struct deps {
 };
 
 /* Sets d up from cfg(); connects nothing yet.  Returns 0, or -1 with a
- * message in errbuf (a bad key in the configuration). */
+ * message in errbuf (a bad key in the configuration, or the pool's shared
+ * table cannot be mapped). */
 int deps_init(struct deps *d, char *errbuf, size_t errlen)
 	__attribute__((warn_unused_result));
 

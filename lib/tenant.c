@@ -10,6 +10,8 @@
 #include "crypto.h"
 #include "log.h"
 #include "migrate.h"
+#include "pgbouncer.h"
+#include "poolcap.h"
 #include "sbuf.h"
 #include "utf8.h"
 #include "xalloc.h"
@@ -83,6 +85,11 @@ struct tenant_conn {
 	bool failed;			/* lost inside a transaction */
 	bool sent;			/* a tenant_send_prepared() awaits collection */
 	bool sent_idle;			/* ... sent outside a transaction */
+	/* under the global cap (pooled caches only) */
+	bool cap_entered;		/* counted from acquire to release */
+	int cap_slot;			/* slot of the cap's table, -1 unknown */
+	uint32_t cap_gen;		/* its generation when entered */
+	uint32_t conn_gen;		/* ... when pg was opened */
 };
 
 struct tenant_cache {
@@ -92,6 +99,7 @@ struct tenant_cache {
 	struct tenant_conn *slots;
 	const struct tenant_stmt *stmts[TENANT_STMTS_MAX];
 	int nstmts;
+	bool pooled;			/* through PgBouncer */
 	struct tenant_cache_stats st;
 };
 
@@ -119,9 +127,12 @@ struct tenant_cache *tenant_cache_new(struct db *master,
 	    o->app_name ? o->app_name : "reportsvc"))
 		copy_str(c->app_name, sizeof c->app_name, "reportsvc");
 	c->o.app_name = c->app_name;
+	c->pooled = o->pgb != NULL;
 	c->slots = xcalloc((size_t)c->o.max_conns, sizeof *c->slots);
-	for (int i = 0; i < c->o.max_conns; i++)
+	for (int i = 0; i < c->o.max_conns; i++) {
 		c->slots[i].cache = c;
+		c->slots[i].cap_slot = -1;
+	}
 	return c;
 }
 
@@ -136,15 +147,25 @@ static void log_slot(enum log_level lv, const char *ev, const struct tenant_conn
 	log_end(&l);
 }
 
+/* Ends the handle's use under the global cap, if it is counted. */
+static void cap_exit(struct tenant_conn *s)
+{
+	if (s->cap_entered)
+		poolcap_exit(s->cache->o.cap, s->cap_slot, s->cap_gen);
+	s->cap_entered = false;
+}
+
 /* Closes the slot's connection and forgets everything: the one place a slot
  * becomes FREE. */
 static void slot_free(struct tenant_conn *s)
 {
+	cap_exit(s);
 	PQfinish(s->pg);
 	struct tenant_cache *c = s->cache;
 	crypto_wipe(s, sizeof *s);
 	s->cache = c;
 	s->state = SLOT_FREE;
+	s->cap_slot = -1;
 }
 
 void tenant_cache_free(struct tenant_cache *c)
@@ -183,6 +204,8 @@ static int load_target(struct tenant_cache *c, const char *tenant_id,
 		goto out;
 	}
 	size_t plen;
+	if (c->pooled)
+		goto out;	/* PgBouncer holds the tenant's credentials */
 	if (c->o.keys == NULL || crypto_open(c->o.keys, PQgetvalue(r, 0, 4),
 	    t->password, sizeof t->password, &plen, NULL) != 0) {
 		rc = err_set(e, APP_ERR_INTERNAL, "internal error",
@@ -197,11 +220,34 @@ out:
 	return rc;
 }
 
+/* Connects to the tenant's database through PgBouncer.  A tenant it does
+ * not know yet (created on another host, or the sync was missed) gets one
+ * registry sync and a second try.  PgBouncer refuses an unknown database
+ * at login, where libpq gives no SQLSTATE: its message is all there is. */
+static PGconn *connect_pooled(struct tenant_cache *c, const char *tenant_id,
+    struct err *e)
+{
+	const struct pgbouncer_opts *po = pgbouncer_opts(c->o.pgb);
+	struct db_target dt = { po->host, po->port, po->user, po->password,
+	    tenant_id };
+	PGconn *pg = db_connect(&dt, c->o.connect_timeout_ms, c->app_name, e);
+	if (pg != NULL || e == NULL || strstr(e->detail, "no such database") == NULL)
+		return pg;
+	struct err e2;
+	if (pgbouncer_sync(c->o.pgb, c->master, c->o.keys, NULL, &e2) != 0) {
+		log_kv(LOG_WARN, "pool_sync_failed", "tenant", tenant_id, "err",
+		    e2.detail, NULL);
+		return NULL;
+	}
+	return db_connect(&dt, c->o.connect_timeout_ms, c->app_name, e);
+}
+
 static PGconn *connect_target(struct tenant_cache *c, const char *tenant_id,
     const struct target *t, struct err *e)
 {
 	struct db_target dt = { t->host, t->port, t->user, t->password, t->dbname };
-	PGconn *pg = db_connect(&dt, c->o.connect_timeout_ms, c->app_name, e);
+	PGconn *pg = c->pooled ? connect_pooled(c, tenant_id, e) :
+	    db_connect(&dt, c->o.connect_timeout_ms, c->app_name, e);
 	if (pg == NULL && e != NULL) {
 		/* Users of a tenant are not told where its database lives. */
 		char detail[ERR_DETAIL_MAX];
@@ -220,6 +266,7 @@ static int slot_connect(struct tenant_conn *s, struct err *e)
 	PQfinish(s->pg);
 	s->pg = NULL;
 	s->prepared = 0;
+	s->conn_gen = s->cap_gen;
 	s->pg = connect_target(c, s->tenant_id, &s->t, e);
 	if (s->pg != NULL)
 		return 0;
@@ -289,15 +336,9 @@ static struct tenant_conn *slot_for_new(struct tenant_cache *c)
 	return lru;
 }
 
-struct tenant_conn *tenant_acquire(struct tenant_cache *c, const char *tenant_id,
-    struct err *e)
+/* The most recently used IDLE connection of tenant_id, or NULL. */
+static struct tenant_conn *find_idle(struct tenant_cache *c, const char *tenant_id)
 {
-	if (tenant_id == NULL || !tenant_id_valid(tenant_id)) {
-		err_set(e, APP_ERR_NOT_FOUND, "tenant not found", "invalid tenant id");
-		return NULL;
-	}
-	int64_t now = tenant_cache_now_ms();
-	/* A hit: the most recently used IDLE connection of this tenant. */
 	struct tenant_conn *hit = NULL;
 	for (int i = 0; i < c->o.max_conns; i++) {
 		struct tenant_conn *s = &c->slots[i];
@@ -305,6 +346,16 @@ struct tenant_conn *tenant_acquire(struct tenant_cache *c, const char *tenant_id
 		    (hit == NULL || s->last_used_ms > hit->last_used_ms))
 			hit = s;
 	}
+	return hit;
+}
+
+/* A hit (hit not NULL, its registry row still current) or a new
+ * connection, IN_USE; NULL with e filled.  gen: the cap generation the
+ * connection is made under. */
+static struct tenant_conn *take(struct tenant_cache *c, const char *tenant_id,
+    struct tenant_conn *hit, uint32_t gen, struct err *e)
+{
+	int64_t now = tenant_cache_now_ms();
 	if (hit != NULL) {
 		int ch = slot_recheck(hit, now, e);
 		if (ch < 0 && ch != APP_ERR_NOT_FOUND) {
@@ -351,12 +402,53 @@ struct tenant_conn *tenant_acquire(struct tenant_cache *c, const char *tenant_id
 		slot_free(s);
 		return NULL;
 	}
+	s->conn_gen = gen;
 	s->prepared = 0;
 	s->checked_ms = now;
 	s->last_used_ms = now;
 	s->failed = false;
 	s->state = SLOT_IN_USE;
 	return s;
+}
+
+struct tenant_conn *tenant_acquire(struct tenant_cache *c, const char *tenant_id,
+    struct err *e)
+{
+	if (tenant_id == NULL || !tenant_id_valid(tenant_id)) {
+		err_set(e, APP_ERR_NOT_FOUND, "tenant not found", "invalid tenant id");
+		return NULL;
+	}
+	struct tenant_conn *hit = find_idle(c, tenant_id);
+	int cap_slot = -1;
+	uint32_t gen = 0;
+	/* Counted under the global cap before anything may open a server
+	 * connection, until release. */
+	if (c->o.cap != NULL && poolcap_enter(c->o.cap, tenant_id,
+	    hit ? hit->cap_slot : -1, &cap_slot, &gen, e) != 0)
+		return NULL;
+	struct tenant_conn *h = take(c, tenant_id, hit, gen, e);
+	if (h == NULL) {
+		if (c->o.cap != NULL)
+			poolcap_exit(c->o.cap, cap_slot, gen);
+		return NULL;
+	}
+	if (c->o.cap == NULL)
+		return h;
+	h->cap_entered = true;
+	h->cap_slot = cap_slot;
+	h->cap_gen = gen;
+	if (h->conn_gen != gen) {
+		/* The tenant was evicted since this connection was made:
+		 * PgBouncer closed it (KILL).  Open a new one. */
+		c->st.reconnects++;
+		if (slot_connect(h, e) != 0) {
+			log_slot(LOG_WARN, "tenant_connect_failed", h,
+			    e ? e->detail : NULL);
+			slot_free(h);
+			return NULL;
+		}
+	}
+	return h;
 }
 
 void tenant_release(struct tenant_conn *h)
@@ -370,6 +462,7 @@ void tenant_release(struct tenant_conn *h)
 		slot_free(h);
 		return;
 	}
+	cap_exit(h);
 	h->state = SLOT_IDLE;
 	h->last_used_ms = tenant_cache_now_ms();
 }
@@ -438,7 +531,7 @@ static int ensure_live(struct tenant_conn *h, bool retryable, struct err *e)
 static PGresult *prepare_once(struct tenant_conn *h, const struct tenant_stmt *st,
     int idx)
 {
-	if (idx < 0 || (h->prepared & (UINT64_C(1) << idx)))
+	if (idx < 0 || h->cache->pooled || (h->prepared & (UINT64_C(1) << idx)))
 		return NULL;
 	PGresult *r = PQprepare(h->pg, st->name, st->sql, st->nparams, NULL);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -530,11 +623,11 @@ static PGresult *run_from(struct tenant_conn *h, const struct tenant_stmt *st,
 		bool idle = PQtransactionStatus(h->pg) == PQTRANS_IDLE;
 		PGresult *r = prepare_once(h, st, idx);
 		if (r == NULL)
-			r = idx >= 0 ?
+			r = idx >= 0 && !h->cache->pooled ?
 			    PQexecPrepared(h->pg, st->name, nparams, values, lengths,
 			    formats, result_format) :
-			    PQexecParams(h->pg, sql, nparams, NULL, values, lengths,
-			    formats, result_format);
+			    PQexecParams(h->pg, st ? st->sql : sql, nparams, NULL,
+			    values, lengths, formats, result_format);
 		bool again;
 		r = outcome(h, st, what, r, idle, attempt, &again, e);
 		if (r != NULL || !again)
@@ -569,8 +662,11 @@ void tenant_send_prepared(struct tenant_conn *h, const struct tenant_stmt *st,
 		return;
 	}
 	h->sent_idle = PQtransactionStatus(h->pg) == PQTRANS_IDLE;
-	h->sent = PQsendQueryPrepared(h->pg, st->name, st->nparams, values, NULL,
-	    NULL, 0) == 1;
+	h->sent = (h->cache->pooled ?
+	    PQsendQueryParams(h->pg, st->sql, st->nparams, NULL, values, NULL,
+	    NULL, 0) :
+	    PQsendQueryPrepared(h->pg, st->name, st->nparams, values, NULL,
+	    NULL, 0)) == 1;
 }
 
 PGresult *tenant_collect(struct tenant_conn *h, const struct tenant_stmt *st,
@@ -711,6 +807,9 @@ static int validate_input(const struct tenant_admin_opts *o,
 	if (in->tenant_id == NULL || !tenant_id_valid(in->tenant_id))
 		return err_set(e, APP_ERR_BAD_INPUT, "tenantID must be 1-63 "
 		    "characters of letters, digits, '-' and '_'", NULL);
+	if (strcasecmp(in->tenant_id, "pgbouncer") == 0)
+		return err_set(e, APP_ERR_BAD_INPUT, "tenantID \"pgbouncer\" is "
+		    "reserved (the connection pooler's console)", NULL);
 	if (in->name == NULL || !text_ok(in->name, TENANT_NAME_MAX - 1))
 		return err_set(e, APP_ERR_BAD_INPUT, "tenantName must be 1-200 "
 		    "bytes of text without control characters", NULL);

@@ -43,6 +43,8 @@
 
 struct config;
 struct crypto_keys;
+struct pgbouncer;
+struct poolcap;
 
 enum {
 	TENANT_ID_MAX = 64,		/* bytes incl. NUL: [A-Za-z0-9_-]{1,63} */
@@ -80,6 +82,16 @@ struct tenant_cache_opts {
 	int connect_timeout_ms;		/* DEP_TIMEOUT_MS */
 	const char *app_name;		/* application_name; NULL: "reportsvc" */
 	const struct crypto_keys *keys;	/* opens db_password_enc (borrowed) */
+	/* Through PgBouncer (both borrowed, both NULL: connect directly to
+	 * each tenant's server).  With a pooler, a connection goes to the
+	 * database named like the tenant ID with the service's own
+	 * credential, statements are sent unprepared (transaction pooling
+	 * keeps no server-side state between transactions), every handle is
+	 * counted under the global cap (lib/poolcap) from acquire to release,
+	 * and a tenant PgBouncer does not know yet triggers one registry
+	 * sync. */
+	struct pgbouncer *pgb;
+	struct poolcap *cap;
 };
 
 struct tenant_cache_stats {
@@ -109,7 +121,8 @@ void tenant_cache_free(struct tenant_cache *c);
 /* A connection to tenant_id's database, IN_USE until tenant_release().
  * Returns NULL with e filled: APP_ERR_NOT_FOUND "tenant not found",
  * APP_ERR_UNAVAILABLE (master or tenant database unreachable, or every slot
- * in use), APP_ERR_INTERNAL (password cannot be decrypted). */
+ * in use), APP_ERR_BUSY (the global cap had no room within POOL_WAIT_MS),
+ * APP_ERR_INTERNAL (password cannot be decrypted). */
 struct tenant_conn *tenant_acquire(struct tenant_cache *c, const char *tenant_id,
     struct err *e) __attribute__((warn_unused_result));
 

@@ -17,6 +17,8 @@
 #include "cfg.h"
 #include "clock.h"
 #include "log.h"
+#include "pgbouncer.h"
+#include "poolcap.h"
 #include "reportwork.h"
 #include "worker.h"
 #include "xalloc.h"
@@ -274,13 +276,19 @@ static int setup(struct worker *w)
 		return -1;
 	}
 	w->master = db_new(c->master_db_url, c->dep_timeout_ms, "report-worker");
+	struct err e;
+	err_clear(&e);
+	if (poolcap_from_cfg(c, &w->pgb, &w->cap, &e) != 0) {
+		fprintf(stderr, "report-worker: %s\n", e.detail);
+		return -1;
+	}
 	struct tenant_cache_opts to;
 	tenant_cache_opts_from_cfg(&to, c, w->keys);
 	to.app_name = "report-worker";
+	to.pgb = w->pgb;
+	to.cap = w->cap;
 	w->tenants = tenant_cache_new(w->master, &to);
 
-	struct err e;
-	err_clear(&e);
 	struct queue_opts qo;
 	queue_opts_init(&qo, c);
 	/* Redis may still be starting: the queue reconnects by itself later. */
@@ -323,11 +331,26 @@ static void teardown(struct worker *w)
 		redisFree(w->lock);
 	queue_free(w->q);
 	tenant_cache_free(w->tenants);
+	poolcap_close(w->cap);
+	pgbouncer_free(w->pgb);
 	db_free(w->master);
 	crypto_keys_free(w->keys);
 }
 
 /* ---- the loop ------------------------------------------------------------- */
+
+/* Tenants changed in the master by anyone (another host, SQL, the admin
+ * tool) reach PgBouncer within TENANT_RECHECK_SEC: one small query. */
+static void pool_sync_maybe(struct worker *w, int64_t now)
+{
+	if (w->pgb == NULL || now < w->next_pool_sync_ms)
+		return;
+	w->next_pool_sync_ms = now + 1000 * (int64_t)(cfg()->tenant_recheck_sec > 0 ?
+	    cfg()->tenant_recheck_sec : 1);
+	struct err e;
+	if (pgbouncer_sync_if_changed(w->pgb, w->master, w->keys, &e) != 0)
+		log_kv(LOG_WARN, "pool_sync_failed", "err", e.detail, NULL);
+}
 
 static void log_stats(const struct worker *w, const char *ev)
 {
@@ -392,6 +415,7 @@ static void run(struct worker *w)
 		proc_flush_ready(w);
 		if (now >= next_janitor) {
 			tenant_cache_janitor(w->tenants, 0);
+			pool_sync_maybe(w, now);
 			next_janitor = now + 1000;
 		}
 		now = clock_mono_ms();

@@ -59,6 +59,9 @@ struct worker {
 	struct db *master;
 	struct crypto_keys *keys;
 	struct tenant_cache *tenants;
+	struct pgbouncer *pgb;		/* NULL: tenant databases reached directly */
+	struct poolcap *cap;		/* the global connection cap, with pgb */
+	int64_t next_pool_sync_ms;	/* registry -> PgBouncer check */
 	struct kafka_producer *prod;
 	struct kafka_consumer *cons;
 	struct kafka_msg *held[WORKER_INTAKE_BATCH];	/* consumed, enqueue failed:

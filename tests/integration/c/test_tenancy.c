@@ -116,7 +116,7 @@ static struct tenant_admin_opts admin_opts(void)
 
 static struct tenant_cache *new_cache(int max)
 {
-	struct tenant_cache_opts o = { max, 300, 30, 3000, app_name, keys };
+	struct tenant_cache_opts o = { max, 300, 30, 3000, app_name, keys, NULL, NULL };
 	return tenant_cache_new(master, &o);
 }
 
@@ -484,7 +484,7 @@ static void t_concurrent_signup(void)
 			close(go[1]);
 			/* Own connections: the parent's must not be touched. */
 			struct db *m = db_new(master_url, 3000, app_name);
-			struct tenant_cache_opts o = { 2, 300, 30, 3000, app_name, keys };
+			struct tenant_cache_opts o = { 2, 300, 30, 3000, app_name, keys, NULL, NULL };
 			struct tenant_cache *c = tenant_cache_new(m, &o);
 			struct users_ctx ctx = { m, c, 4, 4 };
 			if (read(go[0], &b, 1) < 0)
@@ -762,7 +762,7 @@ static void t_terminate_backend(void)
 
 	/* Registry change noticed (recheck every 0 s here). */
 	tenant_cache_free(cache);
-	struct tenant_cache_opts o = { 4, 300, 0, 3000, app_name, keys };
+	struct tenant_cache_opts o = { 4, 300, 0, 3000, app_name, keys, NULL, NULL };
 	cache = tenant_cache_new(master, &o);
 	h = tenant_acquire(cache, tenant_a, &e);
 	tenant_release(h);
