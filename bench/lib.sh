@@ -13,6 +13,7 @@ bench_stack_up() {	# extra env assignments may precede the call
 	export HTTP_PORT=$(bench_free_port) PG_PORT=$(bench_free_port)
 	export REDIS_PORT=$(bench_free_port) KAFKA_PORT=$(bench_free_port)
 	export PROVIDERS_PORT=$(bench_free_port) RELAY_PORT=$(bench_free_port)
+	export POOL_PORT=$(bench_free_port)
 	export FCGI_WORKERS=${FCGI_WORKERS:-2} PG_FSYNC=off LOG_LEVEL=warn
 	trap bench_stack_down EXIT
 	"$BENCH_REPO/tools/stack.sh" up > "$BENCH_TMP/up.log" 2>&1 || {

@@ -12,7 +12,7 @@ BUILD_PACKAGES=(
 )
 RUN_PACKAGES=(
 	# servers of the local stack and the tests
-	nginx-light postgresql postgresql-contrib redis-server
+	nginx-light postgresql postgresql-contrib pgbouncer redis-server
 	# tools used by the stack scripts, tests and benchmarks
 	clang libclang-rt-14-dev kcat curl jq openssl procps iproute2 nodejs npm wrk hyperfine
 )

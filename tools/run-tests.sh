@@ -157,11 +157,11 @@ run_integration() {
 	local tmp ports
 	tmp=$(mktemp -d /tmp/reportsvc-test.XXXXXX)
 	chmod 755 "$tmp"
-	mapfile -t ports < <(free_ports 8)
+	mapfile -t ports < <(free_ports 9)
 	export VAR_DIR=$tmp/var BIN_DIR=$STACK_BIN
 	export HTTP_PORT=${ports[0]} PG_PORT=${ports[1]} PG2_PORT=${ports[2]}
 	export REDIS_PORT=${ports[3]} KAFKA_PORT=${ports[4]} SPARE_PORT=${ports[5]}
-	export PROVIDERS_PORT=${ports[6]} RELAY_PORT=${ports[7]}
+	export PROVIDERS_PORT=${ports[6]} RELAY_PORT=${ports[7]} POOL_PORT=${ports[8]}
 	export FCGI_WORKERS=${TEST_FCGI_WORKERS:-2} PG_FSYNC=off
 	export CORS_ORIGINS=https://allowed.example
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
@@ -228,7 +228,7 @@ run_integration() {
 	check "integration/no-sanitizer-reports" no_sanitizer_reports "$VAR_DIR/log"
 	check "integration/down-leaves-nothing" nothing_left_running "$pids" \
 		"$HTTP_PORT" "$PG_PORT" "$PG2_PORT" "$REDIS_PORT" "$KAFKA_PORT" \
-		"$PROVIDERS_PORT" "$RELAY_PORT"
+		"$PROVIDERS_PORT" "$RELAY_PORT" "$POOL_PORT"
 	rm -rf "$tmp"
 }
 
