@@ -129,8 +129,15 @@ int pgbouncer_command(struct pgbouncer *b, const char *verb, const char *db,
 			return 0;
 		}
 		bool conn_err = db_conn_failed(b->admin, r);
+		/* The console has no SQLSTATE of its own for this (08P01 is
+		 * every console error): its message is all there is. */
+		const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+		bool unknown = msg != NULL && strncmp(msg, "no such database", 16) == 0;
 		db_fail(b->admin, r, cmd, NULL, e);
 		PQclear(r);
+		if (unknown)
+			return err_set(e, APP_ERR_NOT_FOUND, "database unavailable",
+			    "pgbouncer %s: no such database %s", verb, db ? db : "");
 		if (!conn_err)
 			return err_set(e, APP_ERR_UNAVAILABLE, "database unavailable",
 			    "pgbouncer %s: %s", verb, e ? e->detail : "");

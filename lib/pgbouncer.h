@@ -63,8 +63,9 @@ void pgbouncer_free(struct pgbouncer *b);
 const struct pgbouncer_opts *pgbouncer_opts(const struct pgbouncer *b);
 
 /* Sends "VERB" or "VERB "db"" on the admin console.  verb is one of KILL,
- * RESUME, RELOAD, RECONNECT; db must be a valid tenant ID or NULL.  Returns 0
- * or APP_ERR_UNAVAILABLE (console unreachable, or PgBouncer refused; its
+ * RESUME, RELOAD, RECONNECT; db must be a valid tenant ID or NULL.  Returns 0,
+ * APP_ERR_NOT_FOUND (PgBouncer has no such database), or
+ * APP_ERR_UNAVAILABLE (console unreachable, or PgBouncer refused; its
  * message is in e->detail). */
 int pgbouncer_command(struct pgbouncer *b, const char *verb, const char *db,
     struct err *e) __attribute__((warn_unused_result));

@@ -283,7 +283,11 @@ static int evict(struct poolcap *p, int v, struct err *e)
 	int rc = p->pgb == NULL ? err_set(e, APP_ERR_UNAVAILABLE,
 	    "database unavailable", "pool: full and no pooler console to evict") :
 	    pgbouncer_command(p->pgb, "KILL", tenant, e);
-	if (rc == 0) {
+	if (rc == APP_ERR_NOT_FOUND) {
+		/* PgBouncer no longer lists the tenant (it left the
+		 * registry): it holds no connection of it either. */
+		rc = 0;
+	} else if (rc == 0) {
 		struct err e2;
 		/* KILL pauses the database: let its next client in again.
 		 * If this fails, the next enter's connect will say so. */
