@@ -91,10 +91,11 @@ static const struct cfg_def defs[] = {
 	  "lifetime of an access token" },
 	{ "JWT_ISSUER", T_STR, F(jwt_issuer), "", CFG_CGI | CFG_RELAY, 0, 0, 255,
 	  "iss claim set and required in tokens; empty: not used" },
-	{ "TENANT_MAX_CONNS", T_INT, F(tenant_max_conns), "1024",
-	  CFG_CGI | CFG_WORKER | CFG_TOOL, 0, 1, 16384,
-	  "most tenant connections one process keeps open (to PgBouncer when "
-	  "POOL_HOST is set: cheap; else each is a server connection)" },
+	{ "TENANT_MAX_CONNS", T_INT, F(tenant_max_conns), "0",
+	  CFG_CGI | CFG_WORKER | CFG_TOOL, 0, 0, 16384,
+	  "most tenant connections one process keeps open; 0: 1024 through "
+	  "PgBouncer (client connections, cheap), 16 without (each a server "
+	  "connection)" },
 	{ "TENANT_IDLE_SEC", T_INT, F(tenant_idle_sec), "300",
 	  CFG_CGI | CFG_WORKER | CFG_TOOL, 0, 1, 86400,
 	  "an idle tenant connection is closed after this long" },

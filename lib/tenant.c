@@ -76,6 +76,7 @@ struct tenant_conn {
 	struct tenant_cache *cache;
 	enum slot_state state;
 	char tenant_id[TENANT_ID_MAX];
+	uint64_t id_hash;		/* of tenant_id: a cheap first comparison */
 	struct target t;
 	PGconn *pg;
 	uint64_t prepared;		/* bit i: stmts[i] prepared on pg */
@@ -122,7 +123,7 @@ struct tenant_cache *tenant_cache_new(struct db *master,
 	c->master = master;
 	c->o = *o;
 	if (c->o.max_conns < 1)
-		c->o.max_conns = 1;
+		c->o.max_conns = o->pgb != NULL ? TENANT_CONNS_POOLED : TENANT_CONNS_DIRECT;
 	if (!copy_str(c->app_name, sizeof c->app_name,
 	    o->app_name ? o->app_name : "reportsvc"))
 		copy_str(c->app_name, sizeof c->app_name, "reportsvc");
@@ -220,6 +221,11 @@ out:
 	return rc;
 }
 
+static bool unknown_db(const struct err *e)
+{
+	return strstr(e->detail, "no such database") != NULL;
+}
+
 /* Connects to the tenant's database through PgBouncer.  A tenant it does
  * not know yet (created on another host, or the sync was missed) gets one
  * registry sync and a second try.  PgBouncer refuses an unknown database
@@ -231,7 +237,7 @@ static PGconn *connect_pooled(struct tenant_cache *c, const char *tenant_id,
 	struct db_target dt = { po->host, po->port, po->user, po->password,
 	    tenant_id };
 	PGconn *pg = db_connect(&dt, c->o.connect_timeout_ms, c->app_name, e);
-	if (pg != NULL || e == NULL || strstr(e->detail, "no such database") == NULL)
+	if (pg != NULL || e == NULL || !unknown_db(e))
 		return pg;
 	struct err e2;
 	if (pgbouncer_sync(c->o.pgb, c->master, c->o.keys, NULL, &e2) != 0) {
@@ -239,7 +245,12 @@ static PGconn *connect_pooled(struct tenant_cache *c, const char *tenant_id,
 		    e2.detail, NULL);
 		return NULL;
 	}
-	return db_connect(&dt, c->o.connect_timeout_ms, c->app_name, e);
+	pg = db_connect(&dt, c->o.connect_timeout_ms, c->app_name, e);
+	if (pg == NULL && unknown_db(e))
+		err_set(e, APP_ERR_NOT_FOUND, "tenant not found",
+		    "tenant %s: not in the registry (PgBouncer: no such database)",
+		    tenant_id);
+	return pg;
 }
 
 static PGconn *connect_target(struct tenant_cache *c, const char *tenant_id,
@@ -248,7 +259,7 @@ static PGconn *connect_target(struct tenant_cache *c, const char *tenant_id,
 	struct db_target dt = { t->host, t->port, t->user, t->password, t->dbname };
 	PGconn *pg = c->pooled ? connect_pooled(c, tenant_id, e) :
 	    db_connect(&dt, c->o.connect_timeout_ms, c->app_name, e);
-	if (pg == NULL && e != NULL) {
+	if (pg == NULL && e != NULL && e->code != APP_ERR_NOT_FOUND) {
 		/* Users of a tenant are not told where its database lives. */
 		char detail[ERR_DETAIL_MAX];
 		memcpy(detail, e->detail, sizeof detail);
@@ -268,8 +279,8 @@ static int slot_connect(struct tenant_conn *s, struct err *e)
 	s->prepared = 0;
 	s->conn_gen = s->cap_gen;
 	s->pg = connect_target(c, s->tenant_id, &s->t, e);
-	if (s->pg != NULL)
-		return 0;
+	if (s->pg != NULL || c->pooled)
+		return s->pg ? 0 : (e ? (int)e->code : APP_ERR_UNAVAILABLE);
 	struct err e2;
 	struct target nt;
 	memset(&nt, 0, sizeof nt);
@@ -336,13 +347,24 @@ static struct tenant_conn *slot_for_new(struct tenant_cache *c)
 	return lru;
 }
 
+/* FNV-1a of a tenant ID. */
+static uint64_t id_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
 /* The most recently used IDLE connection of tenant_id, or NULL. */
 static struct tenant_conn *find_idle(struct tenant_cache *c, const char *tenant_id)
 {
 	struct tenant_conn *hit = NULL;
+	uint64_t h = id_hash(tenant_id);
 	for (int i = 0; i < c->o.max_conns; i++) {
 		struct tenant_conn *s = &c->slots[i];
-		if (s->state == SLOT_IDLE && strcmp(s->tenant_id, tenant_id) == 0 &&
+		if (s->state == SLOT_IDLE && s->id_hash == h &&
+		    strcmp(s->tenant_id, tenant_id) == 0 &&
 		    (hit == NULL || s->last_used_ms > hit->last_used_ms))
 			hit = s;
 	}
@@ -357,7 +379,9 @@ static struct tenant_conn *take(struct tenant_cache *c, const char *tenant_id,
 {
 	int64_t now = tenant_cache_now_ms();
 	if (hit != NULL) {
-		int ch = slot_recheck(hit, now, e);
+		/* Through PgBouncer the settings live there, kept current by
+		 * the registry sync: nothing to recheck. */
+		int ch = c->pooled ? 0 : slot_recheck(hit, now, e);
 		if (ch < 0 && ch != APP_ERR_NOT_FOUND) {
 			/* Master unreachable: the cached settings still serve. */
 			log_slot(LOG_WARN, "tenant_recheck_failed", hit,
@@ -384,7 +408,9 @@ static struct tenant_conn *take(struct tenant_cache *c, const char *tenant_id,
 	c->st.misses++;
 	struct target t;
 	memset(&t, 0, sizeof t);
-	if (load_target(c, tenant_id, &t, e) != 0)
+	/* Through PgBouncer a miss is one cheap login there; PgBouncer
+	 * itself says when a tenant does not exist. */
+	if (!c->pooled && load_target(c, tenant_id, &t, e) != 0)
 		return NULL;
 	struct tenant_conn *s = slot_for_new(c);
 	if (s == NULL) {
@@ -394,6 +420,7 @@ static struct tenant_conn *take(struct tenant_cache *c, const char *tenant_id,
 		return NULL;
 	}
 	copy_str(s->tenant_id, sizeof s->tenant_id, tenant_id);
+	s->id_hash = id_hash(tenant_id);
 	s->t = t;
 	crypto_wipe(&t, sizeof t);
 	s->pg = connect_target(c, tenant_id, &s->t, e);
@@ -726,6 +753,15 @@ int tenant_cache_janitor(struct tenant_cache *c, int64_t now_ms)
 		}
 	}
 	return closed;
+}
+
+int tenant_cache_wave(const struct tenant_cache *c)
+{
+	if (c->o.cap == NULL)
+		return c->o.max_conns;
+	int w = poolcap_cap(c->o.cap) / 4;
+	w = w < 1 ? 1 : w;
+	return w < c->o.max_conns ? w : c->o.max_conns;
 }
 
 void tenant_cache_stats(const struct tenant_cache *c, struct tenant_cache_stats *out)

@@ -55,6 +55,8 @@ enum {
 	TENANT_DBNAME_MAX = 64,
 	TENANT_PASSWORD_MAX = 256,	/* bytes, without NUL */
 	TENANT_STMTS_MAX = 64,		/* one bit each in a uint64_t */
+	TENANT_CONNS_POOLED = 1024,	/* max_conns 0 through PgBouncer */
+	TENANT_CONNS_DIRECT = 16,	/* max_conns 0 without */
 };
 
 /* ---- identifiers ---- */
@@ -76,7 +78,7 @@ struct tenant_stmt {
 };
 
 struct tenant_cache_opts {
-	int max_conns;			/* TENANT_MAX_CONNS */
+	int max_conns;			/* TENANT_MAX_CONNS; 0: TENANT_CONNS_* */
 	int idle_sec;			/* TENANT_IDLE_SEC */
 	int recheck_sec;		/* TENANT_RECHECK_SEC */
 	int connect_timeout_ms;		/* DEP_TIMEOUT_MS */
@@ -180,6 +182,11 @@ int64_t tenant_cache_now_ms(void);
  * now).  Returns how many were closed.  Call it from the main loop about
  * once a second or when idle. */
 int tenant_cache_janitor(struct tenant_cache *c, int64_t now_ms);
+
+/* How many handles one caller should hold at once (the worker's waves):
+ * max_conns, and under a global cap at most a quarter of it, so that no
+ * process can take the whole cap and then wait on itself. */
+int tenant_cache_wave(const struct tenant_cache *c);
 
 /* A snapshot of the counters (for metrics). */
 void tenant_cache_stats(const struct tenant_cache *c, struct tenant_cache_stats *out);

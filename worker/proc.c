@@ -724,7 +724,7 @@ struct settle_group {
 };
 
 /* Stores the attempts that ended this step, one statement per tenant, the
- * statements of up to TENANT_MAX_CONNS tenants at once; then completes the
+ * statements of up to tenant_cache_wave() tenants at once; then completes the
  * reports that are done the same way and moves every job on.  The queue
  * transitions go out in one pipeline at the end. */
 static void settle_all(struct worker *w)
@@ -781,7 +781,7 @@ static void settle_all(struct worker *w)
 		}
 	}
 	w->nsettle = 0;
-	int wave = w->cfg->tenant_max_conns > 1 ? w->cfg->tenant_max_conns : 1;
+	int wave = tenant_cache_wave(w->tenants);
 	for (int first = 0; first < ng; first += wave) {
 		int last = first + wave < ng ? first + wave : ng;
 		for (int k = first; k < last; k++) {
@@ -1232,8 +1232,8 @@ static void begin_all(struct worker *w, struct job **js, int n)
 			}
 		}
 	}
-	/* The loads of up to TENANT_MAX_CONNS tenants run at once. */
-	int wave = w->cfg->tenant_max_conns > 1 ? w->cfg->tenant_max_conns : 1;
+	/* The loads of up to tenant_cache_wave() tenants run at once. */
+	int wave = tenant_cache_wave(w->tenants);
 	for (int first = 0; first < ng; first += wave) {
 		int last = first + wave < ng ? first + wave : ng;
 		for (int g = first; g < last; g++) {
