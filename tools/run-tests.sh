@@ -163,6 +163,9 @@ run_integration() {
 	export REDIS_PORT=${ports[3]} KAFKA_PORT=${ports[4]} SPARE_PORT=${ports[5]}
 	export PROVIDERS_PORT=${ports[6]} RELAY_PORT=${ports[7]} POOL_PORT=${ports[8]}
 	export FCGI_WORKERS=${TEST_FCGI_WORKERS:-2} PG_FSYNC=off
+	# A small cap, so that the pool suite can have many more tenants
+	# than server connections.
+	export POOL_MAX_SERVER_CONNS=${TEST_POOL_CAP:-50} PG_MAX_CONNECTIONS=300
 	export CORS_ORIGINS=https://allowed.example
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

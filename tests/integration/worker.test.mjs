@@ -149,10 +149,11 @@ before(async () => {
 	const dir = mkdtempSync(join(tmpdir(), 'wk-test-'));
 	chmodSync(dir, 0o755);
 	VAR = join(dir, 'var');
-	const [http, pg, rd, kf, pv, rl] = await freePorts(6);
+	const [http, pg, rd, kf, pv, rl, pl] = await freePorts(7);
 	ENV = {
 		...process.env, VAR_DIR: VAR, BIN_DIR, HTTP_PORT: `${http}`, PG_PORT: `${pg}`, PG2_PORT: '',
 		REDIS_PORT: `${rd}`, KAFKA_PORT: `${kf}`, PROVIDERS_PORT: `${pv}`, RELAY_PORT: `${rl}`,
+		POOL_PORT: `${pl}`, POOL_MAX_SERVER_CONNS: '1500', PG_MAX_CONNECTIONS: '300',
 		FCGI_WORKERS: '2', PG_FSYNC: 'off', WORKER_PROCESSES: '1',	// the crash tests kill "the" worker
 		QUEUE_POLL_INTERVAL_MS: '200', QUEUE_MAX_ATTEMPTS: `${MAX_ATTEMPTS}`, QUEUE_LEASE_MS: '1500',
 		RECONCILE_INTERVAL_MS: '1000', RECONCILE_GRACE_MS: '1000',
@@ -161,7 +162,8 @@ before(async () => {
 		LOG_LEVEL: 'info',
 	};
 	delete ENV.PROVIDERS_BASE_URL;
-	for (const k of ['MASTER_DATABASE_URL', 'REDIS_URL', 'KAFKA_BROKERS', 'PUBLIC_BASE_URL', 'SQL_DIR', 'FCGI_SOCKET'])
+	for (const k of ['MASTER_DATABASE_URL', 'REDIS_URL', 'KAFKA_BROKERS', 'PUBLIC_BASE_URL', 'SQL_DIR', 'FCGI_SOCKET',
+		'POOL_HOST', 'POOL_DATABASES_FILE', 'POOL_STATE_FILE', 'POOL_PASSWORD'])
 		delete ENV[k];
 	await stack(['up']);
 	Object.assign(ENV, readEnvFile(join(VAR, 'stack.env')));
