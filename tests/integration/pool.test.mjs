@@ -136,8 +136,11 @@ test('the worker finishes reports of many tenants under the cap', async () => {
 
 test('a changed tenant database password is picked up through the registry', async () => {
 	const role = `pw_${SFX}`, db = `pwdb_${SFX}`, tid = `pw-${SFX}`, user = `pw-user-${SFX}`;
-	psql('postgres', `create role "${role}" login createdb password 'first-secret'`);
-	const c = await createTenant(tid, dataSource(db, { username: role, password: 'first-secret' }), ADMIN_KEY);
+	// Passwords with what PgBouncer's file syntax treats specially.
+	const pw1 = "it's a #;secret", pw2 = 'second "pass" ;# \\ end';
+	const lit = v => `'${v.replace(/'/g, "''")}'`;
+	psql('postgres', `create role "${role}" login createdb password ${lit(pw1)}`);
+	const c = await createTenant(tid, dataSource(db, { username: role, password: pw1 }), ADMIN_KEY);
 	assert.equal(c.json?.data?.createTenant?.tenantID, tid, JSON.stringify(c.json));
 	assert.equal((await signUp(tid, user)).status, 200);
 	const token = await tokenFor(user);
@@ -149,7 +152,7 @@ test('a changed tenant database password is picked up through the registry', asy
 
 	// The role's password changes; PgBouncer's open server connections
 	// are cut, so the next request needs a new login.
-	psql('postgres', `alter role "${role}" password 'second-secret'`);
+	psql('postgres', `alter role "${role}" password ${lit(pw2)}`);
 	const cut = () => psql('postgres', `select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = '${db}'`);
 	cut();
 	// With the old password in the registry, the login fails (cleanly).
@@ -161,7 +164,7 @@ test('a changed tenant database password is picked up through the registry', asy
 	assert.notEqual(code(failing), undefined, JSON.stringify(failing.json));
 	assert.equal(failing.json.data?.status ?? null, null);
 
-	admin(['tenant-password', tid], 'second-secret\n');
+	admin(['tenant-password', tid], `${pw2}\n`);
 	await waitFor('the new password in use', async () => {
 		const r = await ask();
 		return r.json?.data?.status?.reportID === id;
