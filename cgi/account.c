@@ -10,7 +10,7 @@
 #include "log.h"
 #include "pgbouncer.h"
 #include "resolvers.h"
-#include "tenant.h"
+#include "tenant_admin.h"
 #include "token.h"
 #include "users.h"
 
@@ -65,8 +65,6 @@ int account_create_tenant(const struct gql_call *call, json_object **out, struct
 	    pgbouncer_sync(app->deps->pgb, master, app->deps->keys, NULL, &se) != 0)
 		log_kv(LOG_WARN, "pool_sync_failed", "tenant", info.tenant_id,
 		    "err", se.detail, NULL);
-	log_kv(LOG_INFO, "tenant_created", "tenant", info.tenant_id, "db_host", info.host,
-	    "db_port", info.port, "db", info.dbname, NULL);
 	json_object *t = json_object_new_object();
 	json_object_object_add(t, "tenantID", json_object_new_string(info.tenant_id));
 	json_object_object_add(t, "tenantName", json_object_new_string(info.name));

@@ -19,7 +19,7 @@
 #include "kafka.h"
 #include "pgbouncer.h"
 #include "poolcap.h"
-#include "tenant.h"
+#include "tenant_cache.h"
 #include "token.h"
 #include "users.h"
 

@@ -10,7 +10,7 @@
 #include "reportdef.h"
 #include "reportstore.h"
 #include "signurl.h"
-#include "tenant.h"
+#include "tenant_cache.h"
 
 enum { ID_STR_MAX = 24, ETAG_MAX = 70 };	/* '"' + 64 hex + '"' + NUL */
 

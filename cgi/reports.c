@@ -14,7 +14,7 @@
 #include "resolvers.h"
 #include "sbuf.h"
 #include "signurl.h"
-#include "tenant.h"
+#include "tenant_cache.h"
 #include "utf8.h"
 
 enum {

@@ -21,7 +21,7 @@
 #include "err.h"
 #include "reportstore.h"
 #include "sbuf.h"
-#include "tenant.h"
+#include "tenant_cache.h"
 
 enum {
 	REPORTEVENT_MAX = 16 * 1024,		/* longest event built */

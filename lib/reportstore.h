@@ -24,7 +24,7 @@
 #include "arena.h"
 #include "err.h"
 #include "reportdef.h"
-#include "tenant.h"
+#include "tenant_cache.h"
 
 enum {
 	REPORTSTORE_ID_MAX = 1000000000,	/* largest report ID accepted as input */

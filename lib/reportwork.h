@@ -39,7 +39,7 @@
 #include "err.h"
 #include "reportdef.h"
 #include "sbuf.h"
-#include "tenant.h"
+#include "tenant_cache.h"
 
 enum {
 	REPORTWORK_JOBID_MAX = 64,		/* bytes of a provider job ID */

@@ -23,7 +23,7 @@
 
 #include "db.h"
 #include "err.h"
-#include "tenant.h"
+#include "tenant_cache.h"
 
 struct config;
 

@@ -20,7 +20,7 @@
 #include "queue.h"
 #include "reportdef.h"
 #include "reportevent.h"
-#include "tenant.h"
+#include "tenant_cache.h"
 
 #include "policy.h"
 

@@ -23,7 +23,8 @@
 #include "migrate.h"
 #include "password.h"
 #include "reportwork.h"
-#include "tenant.h"
+#include "tenant_admin.h"
+#include "tenant_cache.h"
 #include "testlib.h"
 #include "users.h"
 
