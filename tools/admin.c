@@ -5,7 +5,8 @@
  *   reportsvc-admin config    print the settings (secrets hidden)
  *   reportsvc-admin config-doc  print every setting as a Markdown table
  *   reportsvc-admin pool-sync write PgBouncer's databases file from the
- *                             tenant registry and reload it
+ *                             tenant registry and reload it (the master's
+ *                             migrations first)
  *   reportsvc-admin pool-stats  print the global connection cap's counters
  *   reportsvc-admin tenant-password TENANT
  *                             store a tenant's new database password (read
@@ -29,7 +30,7 @@
 #include "pgbouncer.h"
 #include "poolcap.h"
 #include "seed.h"
-#include "tenant.h"
+#include "tenant_admin.h"
 
 static const char usage[] =
     "usage: reportsvc-admin migrate|config|config-doc|pool-sync|pool-stats\n"
@@ -85,22 +86,32 @@ static int read_secret(char *out, size_t size)
 	return n > 0 ? 0 : -1;
 }
 
+/* The master database's migrations; 0 or 1 (reported on stderr). */
+static int migrate_master(struct admin *a, const char *cmd)
+{
+	struct err e;
+	err_clear(&e);
+	PGconn *conn = db_conn(a->master, &e);
+	if (conn == NULL) {
+		fprintf(stderr, "%s: master database: %s\n", cmd, e.msg);
+		return 1;
+	}
+	int applied = 0;
+	if (migrate_run(conn, cfg()->sql_dir, MIGRATE_MASTER, &applied, &e) != 0) {
+		fprintf(stderr, "%s: master database: %s (%s)\n", cmd, e.msg, e.detail);
+		return 1;
+	}
+	printf("master: %d migration(s) applied\n", applied);
+	return 0;
+}
+
 static int cmd_migrate(struct admin *a)
 {
 	const struct config *c = cfg();
 	struct err e;
 	err_clear(&e);
-	PGconn *conn = db_conn(a->master, &e);
-	if (conn == NULL) {
-		fprintf(stderr, "migrate: master database: %s\n", e.msg);
+	if (migrate_master(a, "migrate") != 0)
 		return 1;
-	}
-	int applied = 0;
-	if (migrate_run(conn, c->sql_dir, MIGRATE_MASTER, &applied, &e) != 0) {
-		fprintf(stderr, "migrate: master database: %s (%s)\n", e.msg, e.detail);
-		return 1;
-	}
-	printf("master: %d migration(s) applied\n", applied);
 	struct tenant_admin_opts o;
 	tenant_admin_opts_from_cfg(&o, c, a->keys);
 	int migrated = 0;
@@ -118,6 +129,9 @@ static int cmd_pool_sync(struct admin *a)
 		fprintf(stderr, "pool-sync: POOL_HOST is not set (no pooler)\n");
 		return 2;
 	}
+	/* The registry must exist first (a new stack's first command). */
+	if (migrate_master(a, "pool-sync") != 0)
+		return 1;
 	struct err e;
 	err_clear(&e);
 	int count = 0;

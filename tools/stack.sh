@@ -24,7 +24,7 @@ POOL_PORT=${POOL_PORT:-6432}
 # The one cap on tenant-database server connections (all processes), and
 # PostgreSQL's max_connections above it (master connections, tools, tests).
 POOL_MAX_SERVER_CONNS=${POOL_MAX_SERVER_CONNS:-1500}
-POOL_TENANT_SERVERS=${POOL_TENANT_SERVERS:-4}
+POOL_TENANT_SERVERS=${POOL_TENANT_SERVERS:-1}
 PG_MAX_CONNECTIONS=${PG_MAX_CONNECTIONS:-$(( POOL_MAX_SERVER_CONNS + 100 ))}
 PROVIDERS_PORT=${PROVIDERS_PORT:-4000}
 RELAY_PORT=${RELAY_PORT:-3001}
@@ -206,7 +206,7 @@ POOL_DATABASES_FILE=$(pgb_dir)/databases.ini
 POOL_STATE_FILE=$RUN/pool.state
 POOL_MAX_SERVER_CONNS=$POOL_MAX_SERVER_CONNS
 POOL_TENANT_SERVERS=$POOL_TENANT_SERVERS
-TENANT_MAX_CONNS=${TENANT_MAX_CONNS:-1024}
+TENANT_MAX_CONNS=${TENANT_MAX_CONNS:-0}
 EOF
 }
 
@@ -242,7 +242,7 @@ pg_start() {	# name port
 		rm -f "$pw"
 	fi
 	as_pg "$PG_BIN/pg_ctl" -D "$root/data" -w -t 30 -l "$root/postgres.log" \
-		-o "-p $port -c listen_addresses=127.0.0.1 -k $root -c max_connections=$PG_MAX_CONNECTIONS -c fsync=${PG_FSYNC:-on}" \
+		-o "-p $port -c listen_addresses=127.0.0.1 -k $root -c max_connections=$PG_MAX_CONNECTIONS -c fsync=${PG_FSYNC:-on} -c autovacuum_naptime=${PG_AUTOVACUUM_NAPTIME:-600}" \
 		start > /dev/null || die "$name failed to start: see $root/postgres.log"
 	ln -sf "$root/postgres.log" "$LOG/$name.log"
 	as_pg head -1 "$root/data/postmaster.pid" > "$pidfile"
@@ -346,11 +346,9 @@ pgb_start() {
 	cp "$dir/pgbouncer.pid" "$pidfile"
 	ln -sf "$dir/pgbouncer.log" "$LOG/pgbouncer.log"
 	wait_for 10 pgbouncer port_busy "$POOL_PORT"
-	# the schemas current, then the tenants already registered
-	( load_env; export LOG_FILE=$LOG/admin.log
-	  "$BIN_DIR/reportsvc-admin" migrate > /dev/null &&
-	  "$BIN_DIR/reportsvc-admin" pool-sync > /dev/null ) ||
-		die "migrate or pool-sync failed: see $LOG/admin.log"
+	# the tenants already registered (pool-sync migrates the master first)
+	( load_env; LOG_FILE=$LOG/admin.log "$BIN_DIR/reportsvc-admin" pool-sync > /dev/null ) ||
+		die "pool-sync failed: see $LOG/admin.log"
 	say "started pgbouncer (pid $(<"$pidfile"), 127.0.0.1:$POOL_PORT and $dir, cap $POOL_MAX_SERVER_CONNS)"
 }
 
