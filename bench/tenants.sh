@@ -41,6 +41,11 @@ echo "== seeding $ZIPF_TENANTS tenants (CREATE DATABASE ... TEMPLATE, 4 at a tim
 	"$BENCH_REPO/tools/stack.sh" admin seed-tenants t "$ZIPF_TENANTS" 4 \
 	--host 127.0.0.1 --port "$PG_PORT" --user "$PGU" <<< "$PGPW" | sed 's/^/  /'
 node "$BENCH_REPO/bench/mint-tokens.mjs" t "$ZIPF_TENANTS" > "$BENCH_TMP/all.tok"
+# Seeding wrote gigabytes: let the checkpoint and the page cache's write-back
+# finish before measuring anything.
+psqlc "checkpoint" > /dev/null
+sync
+sleep "${SETTLE_SECS:-30}"
 
 BACKENDS_SQL="select count(*) from pg_stat_activity where backend_type = 'client backend' and datname like 't-%'"
 sample_start() {
@@ -53,10 +58,15 @@ sample_stop() {
 	sort -n "$BENCH_TMP/backends.txt" | tail -1
 }
 evictions() {
-	"$BENCH_REPO/tools/stack.sh" admin pool-stats | sed -n 's/.*evictions \([0-9]*\).*/\1/p'
+	"$BENCH_REPO/tools/stack.sh" admin pool-stats 2>/dev/null |
+		sed -n 's/.*evictions \([0-9]*\).*/\1/p' | grep . || echo 0
+}
+warm() {	# tokens-file: every tenant once (its backend opened)
+	printf '  warm-up: '
+	node "$BENCH_REPO/bench/warm-tenants.mjs" "$URL" "$1"
 }
 
-# run NAME TOKENS-FILE [ZIPF_S]: a warm-up, then the measured run.
+# run NAME TOKENS-FILE [ZIPF_S]: a wrk warm-up, then the measured run.
 SINGLE=""
 run() {
 	local name=$1 tok=$2 s=${3:-0} out e0 e1 peak rps p50 p99 errs ratio=""
@@ -80,12 +90,16 @@ head -1 "$BENCH_TMP/all.tok" > "$BENCH_TMP/1.tok"
 head -100 "$BENCH_TMP/all.tok" > "$BENCH_TMP/100.tok"
 head -1000 "$BENCH_TMP/all.tok" > "$BENCH_TMP/1000.tok"
 
-echo "== status(id) over nginx, wrk -t2 -c32, ${SECS}s after ${WARM}s of warm-up"
+echo "== status(id) over nginx, wrk -t2 -c32, ${SECS}s after ${WARM}s of wrk warm-up"
+echo "   (steady state: every tenant of a run is touched once first, see warm-up)"
 run "1 tenant" "$BENCH_TMP/1.tok"
+warm "$BENCH_TMP/100.tok"
 run "100 tenants, uniform" "$BENCH_TMP/100.tok"
+warm "$BENCH_TMP/1000.tok"
 run "1000 tenants, uniform" "$BENCH_TMP/1000.tok"
-run "Zipf s=1.1 over $ZIPF_TENANTS tenants" "$BENCH_TMP/all.tok" 1.1
-run "$ZIPF_TENANTS tenants, uniform" "$BENCH_TMP/all.tok"
+# Zipf's steady state: the head is warm, the tail comes and goes
+WARM=$(( WARM * 4 )) run "Zipf s=1.1 over $ZIPF_TENANTS tenants" "$BENCH_TMP/all.tok" 1.1
+run "$ZIPF_TENANTS tenants, uniform (> cap)" "$BENCH_TMP/all.tok"
 run "1 tenant, again" "$BENCH_TMP/1.tok"
 
 echo "== 1 tenant without PgBouncer (the FastCGI pool connecting directly, as before)"

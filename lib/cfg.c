@@ -126,7 +126,7 @@ static const struct cfg_def defs[] = {
 	  CFG_CGI | CFG_WORKER | CFG_TOOL, 0, 1, 100000,
 	  "most PostgreSQL server connections to tenant databases, all processes "
 	  "together (keep it under max_connections)" },
-	{ "POOL_TENANT_SERVERS", T_INT, F(pool_tenant_servers), "4",
+	{ "POOL_TENANT_SERVERS", T_INT, F(pool_tenant_servers), "1",
 	  CFG_CGI | CFG_WORKER | CFG_TOOL, 0, 1, 1000,
 	  "most server connections of one tenant (PgBouncer pool_size)" },
 	{ "POOL_WAIT_MS", T_INT, F(pool_wait_ms), "3000",
