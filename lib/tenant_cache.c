@@ -160,8 +160,11 @@ static PGconn *connect_pooled(struct tenant_cache *c, const char *tenant_id,
 	PGconn *pg = db_connect(&dt, c->o.connect_timeout_ms, c->app_name, e);
 	if (pg != NULL || e == NULL || !unknown_db(e))
 		return pg;
+	/* Only when the registry changed since this process last synced:
+	 * a tenant that cannot be written to PgBouncer's file (a password
+	 * sealed under an unknown key) must not cost a full sync per try. */
 	struct err e2;
-	if (pgbouncer_sync(c->o.pgb, c->master, c->o.keys, NULL, &e2) != 0) {
+	if (pgbouncer_sync_if_changed(c->o.pgb, c->master, c->o.keys, &e2) != 0) {
 		log_kv(LOG_WARN, "pool_sync_failed", "tenant", tenant_id, "err",
 		    e2.detail, NULL);
 		return NULL;

@@ -76,8 +76,8 @@ struct tenant_cache_opts {
 	 * credential, statements are sent unprepared (transaction pooling
 	 * keeps no server-side state between transactions), every handle is
 	 * counted under the global cap (lib/poolcap) from acquire to release,
-	 * and a tenant PgBouncer does not know yet triggers one registry
-	 * sync. */
+	 * and a tenant PgBouncer does not know yet triggers a registry sync
+	 * if the registry changed since this process last synced. */
 	struct pgbouncer *pgb;
 	struct poolcap *cap;
 };

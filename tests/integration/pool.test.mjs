@@ -128,7 +128,7 @@ test('the worker finishes reports of many tenants under the cap', async () => {
 		const st = await pool(some.map((t, i) => [t, made[i].json.data.createReport.reportID]), 16,
 			([t, id]) => gql('query($id: Int!) { status(id: $id) { status } }', { token: seedToken(t), variables: { id } }));
 		return st.every(r => r.json?.data?.status?.status === 'COMPLETED');
-	}, 90000, 500);
+	}, 150000, 500);
 	const counts = await s.stop();
 	const peak = Math.max(...counts);
 	assert.ok(peak <= CAP, `peak ${peak} tenant-database backends > cap ${CAP}`);
