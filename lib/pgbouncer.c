@@ -264,15 +264,14 @@ static int signature(struct db *master, char *out, size_t size, struct err *e)
 	return 0;
 }
 
-int pgbouncer_sync(struct pgbouncer *b, struct db *master,
-    const struct crypto_keys *keys, int *count, struct err *e)
+/* Writes the file and reloads; sig: the registry's signature, read just
+ * before. */
+static int sync_with(struct pgbouncer *b, struct db *master,
+    const struct crypto_keys *keys, const char *sig, int *count, struct err *e)
 {
 	if (count != NULL)
 		*count = 0;
-	char sig[SIG_MAX];
-	int rc = signature(master, sig, sizeof sig, e);
-	if (rc != 0)
-		return rc;
+	int rc;
 	PGresult *r = db_exec(master, sql_all_tenants, 0, NULL, "tenant list", e);
 	if (r == NULL)
 		return e ? (int)e->code : APP_ERR_UNAVAILABLE;
@@ -315,7 +314,7 @@ int pgbouncer_sync(struct pgbouncer *b, struct db *master,
 		    strerror(saved));
 	if ((rc = pgbouncer_command(b, "RELOAD", NULL, e)) != 0)
 		return rc;
-	memcpy(b->synced_sig, sig, sizeof sig);
+	snprintf(b->synced_sig, sizeof b->synced_sig, "%s", sig);
 	struct log_line l;
 	log_begin(&l, LOG_INFO, "pool_synced");
 	log_int(&l, "tenants", written);
@@ -335,5 +334,13 @@ int pgbouncer_sync_if_changed(struct pgbouncer *b, struct db *master,
 		return rc;
 	if (b->synced_sig[0] != '\0' && strcmp(sig, b->synced_sig) == 0)
 		return 0;
-	return pgbouncer_sync(b, master, keys, NULL, e);
+	return sync_with(b, master, keys, sig, NULL, e);
+}
+
+int pgbouncer_sync(struct pgbouncer *b, struct db *master,
+    const struct crypto_keys *keys, int *count, struct err *e)
+{
+	char sig[SIG_MAX];
+	int rc = signature(master, sig, sizeof sig, e);
+	return rc != 0 ? rc : sync_with(b, master, keys, sig, count, e);
 }

@@ -60,12 +60,10 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* FNV-1a, never 0 (0 marks a free slot). */
+/* A tenant ID's hash, never 0 (0 marks a free slot). */
 static uint64_t hash_of(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	uint64_t h = tenant_id_hash(s);
 	return h ? h : 1;
 }
 

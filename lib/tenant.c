@@ -27,6 +27,14 @@ bool tenant_id_valid(const char *s)
 	return n > 0;
 }
 
+uint64_t tenant_id_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
 int tenant_get(struct db *master, const char *tenant_id, struct tenant_info *out,
     struct err *e)
 {

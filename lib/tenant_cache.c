@@ -264,20 +264,11 @@ static struct tenant_conn *slot_for_new(struct tenant_cache *c)
 	return lru;
 }
 
-/* FNV-1a of a tenant ID. */
-static uint64_t id_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 /* The most recently used IDLE connection of tenant_id, or NULL. */
 static struct tenant_conn *find_idle(struct tenant_cache *c, const char *tenant_id)
 {
 	struct tenant_conn *hit = NULL;
-	uint64_t h = id_hash(tenant_id);
+	uint64_t h = tenant_id_hash(tenant_id);
 	for (int i = 0; i < c->o.max_conns; i++) {
 		struct tenant_conn *s = &c->slots[i];
 		if (s->state == SLOT_IDLE && s->id_hash == h &&
@@ -337,7 +328,7 @@ static struct tenant_conn *take(struct tenant_cache *c, const char *tenant_id,
 		return NULL;
 	}
 	str_copy(s->tenant_id, sizeof s->tenant_id, tenant_id);
-	s->id_hash = id_hash(tenant_id);
+	s->id_hash = tenant_id_hash(tenant_id);
 	s->t = t;
 	crypto_wipe(&t, sizeof t);
 	s->pg = connect_target(c, tenant_id, &s->t, e);

@@ -123,12 +123,18 @@ static int cmd_migrate(struct admin *a)
 	return 0;
 }
 
+/* False (and says so) when the command needs a pooler and none is set. */
+static bool have_pool(const struct admin *a, const char *cmd)
+{
+	if (a->pgb == NULL)
+		fprintf(stderr, "%s: POOL_HOST is not set (no pooler)\n", cmd);
+	return a->pgb != NULL;
+}
+
 static int cmd_pool_sync(struct admin *a)
 {
-	if (a->pgb == NULL) {
-		fprintf(stderr, "pool-sync: POOL_HOST is not set (no pooler)\n");
+	if (!have_pool(a, "pool-sync"))
 		return 2;
-	}
 	/* The registry must exist first (a new stack's first command). */
 	if (migrate_master(a, "pool-sync") != 0)
 		return 1;
@@ -145,10 +151,8 @@ static int cmd_pool_sync(struct admin *a)
 
 static int cmd_pool_stats(struct admin *a)
 {
-	if (a->cap == NULL) {
-		fprintf(stderr, "pool-stats: POOL_HOST is not set (no pooler)\n");
+	if (!have_pool(a, "pool-stats"))
 		return 2;
-	}
 	struct poolcap_stats s;
 	poolcap_stats(a->cap, &s);
 	printf("cap %d per_tenant %d reserved %ld tenants %ld in_use %ld "
