@@ -443,6 +443,55 @@ struct kafka_consumer {
 	bool closed;
 };
 
+/* Partitions currently assigned to rk, -1 if librdkafka cannot say. */
+static int held(rd_kafka_t *rk)
+{
+	rd_kafka_topic_partition_list_t *now = NULL;
+	if (rd_kafka_assignment(rk, &now) != RD_KAFKA_RESP_ERR_NO_ERROR || now == NULL)
+		return -1;
+	int n = now->cnt;
+	rd_kafka_topic_partition_list_destroy(now);
+	return n;
+}
+
+/* Applies a rebalance (the eager protocol replaces the whole assignment,
+ * the cooperative one adds or removes only the partitions that move) and
+ * logs it as ev=kafka_assigned / ev=kafka_revoked with the partitions held
+ * afterwards. */
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+    rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	(void)opaque;
+	bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+	rd_kafka_error_t *ke = NULL;
+	rd_kafka_resp_err_t re = RD_KAFKA_RESP_ERR_NO_ERROR;
+	if (coop)
+		ke = assign ? rd_kafka_incremental_assign(rk, parts) :
+		    rd_kafka_incremental_unassign(rk, parts);
+	else
+		re = rd_kafka_assign(rk, assign ? parts : NULL);
+	const char *why = ke != NULL ? rd_kafka_error_string(ke) :
+	    re != RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_err2str(re) : NULL;
+	struct log_line l;
+	log_begin(&l, why != NULL ? LOG_WARN : LOG_INFO,
+	    assign ? "kafka_assigned" : "kafka_revoked");
+	log_str(&l, "client", rd_kafka_name(rk));
+	log_str(&l, "protocol", coop ? "cooperative" : "eager");
+	log_int(&l, "moved", parts != NULL ? parts->cnt : 0);
+	log_int(&l, "held", held(rk));
+	if (why != NULL)
+		log_str(&l, "err", why);
+	log_end(&l);
+	if (ke != NULL)
+		rd_kafka_error_destroy(ke);
+}
+
+int kafka_consumer_assigned(const struct kafka_consumer *c)
+{
+	return c->closed || c->rk == NULL ? 0 : held(c->rk);
+}
+
 void kafka_consumer_opts_init(struct kafka_consumer_opts *o,
     const struct config *c, const char *auto_offset_reset)
 {
@@ -499,6 +548,7 @@ struct kafka_consumer *kafka_consumer_new(const char *brokers,
 	rd_kafka_topic_partition_list_t *subs = NULL;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
+	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 	int rc = conf_common(conf, brokers, d.client_id ? d.client_id : DEF_CLIENT_ID,
 	    &c->fatal, e);
 	if (rc == 0)
@@ -512,6 +562,10 @@ struct kafka_consumer *kafka_consumer_new(const char *brokers,
 	if (rc == 0)
 		rc = conf_set_int(conf, "fetch.wait.max.ms", d.fetch_wait_ms > 0 ?
 		    d.fetch_wait_ms : DEF_FETCH_WAIT_MS, e);
+	if (rc == 0 && d.group_instance_id != NULL && d.group_instance_id[0] != '\0')
+		rc = conf_set(conf, "group.instance.id", d.group_instance_id, e);
+	if (rc == 0 && d.cooperative)
+		rc = conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", e);
 	if (rc == 0)
 		rc = conf_set(conf, "enable.auto.commit", "false", e);
 	if (rc == 0)

@@ -469,6 +469,31 @@ worker_names() {
 	for (( i = 2; i <= WORKER_PROCESSES; i++ )); do echo "worker-$i"; done
 }
 
+log_size() { stat -c %s "$LOG/$1.log" 2>/dev/null || echo 0; }
+
+# Kafka consumers started by this run, as name:log-offset; see wait_joined.
+JOINING=()
+wait_joined() {
+	local n
+	for n in "${JOINING[@]}"; do wait_assigned "${n%%:*}" "${n#*:}"; done
+	JOINING=()
+}
+
+# Waits until NAME (a worker or the relay) logged its Kafka assignment after
+# byte OFFSET of its log: ready means holding partitions, so an event
+# produced now is taken in at once, not after the group's first join (the
+# stand-in forms a new group 3 s after the first member asks).
+wait_assigned() {	# name offset
+	local name=$1 off=$2 i
+	pid_alive "$RUN/$name.pid" || return 0
+	for (( i = 0; i < 300; i++ )); do
+		tail -c +$(( off + 1 )) "$LOG/$name.log" 2>/dev/null | grep -q 'ev=kafka_assigned' && return 0
+		pid_alive "$RUN/$name.pid" || die "$name exited at start: see $LOG/$name.log"
+		sleep 0.05
+	done
+	say "stack: $name has no Kafka partitions after 15 s (is the broker up?); it joins when it can"
+}
+
 start_one() {
 	case $1 in
 	pg) pg_start pg "$PG_PORT"; ensure_master_db ;;
@@ -481,8 +506,12 @@ start_one() {
 	worker) local n
 		[[ $WORKER_PROCESSES =~ ^[1-9][0-9]?$ ]] ||
 			die "WORKER_PROCESSES must be 1..99 (got '$WORKER_PROCESSES')"
-		for n in $(worker_names); do optional_start "$n" report-worker; done ;;
-	relay) optional_start relay ws-relay RELAY_PORT ;;
+		for n in $(worker_names); do
+			JOINING+=("$n:$(log_size "$n")")
+			WORKER_ID=$n optional_start "$n" report-worker
+		done ;;
+	relay) JOINING+=("relay:$(log_size relay)")
+		optional_start relay ws-relay RELAY_PORT ;;
 	nginx) nginx_start ;;
 	*) die "unknown component $1 (one of: ${COMPONENTS[*]})" ;;
 	esac
@@ -519,6 +548,7 @@ cmd_up() {
 	for c in "${COMPONENTS[@]}"; do
 		start_one "$c"
 	done
+	wait_joined
 	say ""
 	say "stack is up: http://localhost:$HTTP_PORT/graphql  (health: /healthz)"
 	say "secrets (ADMIN_KEY, JWT_SECRET, ...): $(secrets_file)"
@@ -568,7 +598,7 @@ status) cmd_status ;;
 logs) mkdir -p "$LOG"; exec tail -n 50 -F "$LOG"/*.log ;;
 env) prepare_dirs; cat "$VAR_DIR/stack.env" ;;
 admin) shift; load_env; exec "$BIN_DIR/reportsvc-admin" "$@" ;;
-start) prepare_dirs; start_one "${2:?component}" ;;
+start) prepare_dirs; start_one "${2:?component}"; wait_joined ;;
 stop) stop_one "${2:?component}" ;;
 *) die "usage: stack.sh up|down|status|logs|env|admin CMD|start C|stop C" ;;
 esac

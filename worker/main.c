@@ -113,8 +113,12 @@ static int intake_batch(struct worker *w, struct kafka_msg **msgs, int n)
 			w->st.enqueued++;
 		else
 			w->st.duplicates++;
-		log_kv(LOG_INFO, o->created ? "job_enqueued" : "job_duplicate", "job",
-		    o->id, NULL);
+		struct log_line l;
+		log_begin(&l, LOG_INFO, o->created ? "job_enqueued" : "job_duplicate");
+		log_str(&l, "job", o->id);
+		if (m->timestamp_ms > 0)	/* producer's CreateTime → now */
+			log_int(&l, "lag_ms", clock_wall_ms() - m->timestamp_ms);
+		log_end(&l);
 		w->next_claim_ms = 0;
 	}
 	free(ops);
@@ -134,6 +138,7 @@ static int consumer_open(struct worker *w)
 	struct kafka_consumer_opts o;
 	kafka_consumer_opts_init(&o, w->cfg, "earliest");
 	o.client_id = "report-worker";
+	o.cooperative = true;	/* a worker joining or leaving stalls no one else */
 	const char *topics[] = { KAFKA_TOPIC_CREATE };
 	struct err e;
 	err_clear(&e);
