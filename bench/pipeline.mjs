@@ -113,14 +113,15 @@ async function phase(title, subs, perUser) {
 		if (x && want.has(x[1])) recon.add(x[1]);
 	}
 	lag.sort((x, y) => x - y);
-	const refused = l.providers.filter(x => /connection limit|refus/i.test(x)).length;
-	const workerRefused = l.worker.filter(x => /ev=provider_(polled|backpressure).*(refused|nothing|couldn)/i.test(x)).length;
+	const refused = l.providers.filter(x => /connection limit/i.test(x)).length;
+	const busy = l.worker.filter(x => /ev=provider_polled .*status=busy/.test(x)).length;
+	const broken = l.worker.filter(x => /ev=provider_polled .*status=error.*why=.*(refused|nothing|Recv failure|Send failure)/i.test(x)).length;
 	console.log(`${title}`);
 	console.log(`   submitted in ${lastAnswer - t0} ms; reportReady received for ${got.length} of ${answers.length}`);
 	console.log(`   last reportReady ${lastReady - lastAnswer} ms after the last createReport answer`);
 	console.log(`   createReport answer → its reportReady: ${fmt(lat)}`);
 	console.log(`   Kafka intake lag (produced → in the queue): ${lag.length ? fmt(lag) : 'none logged'} (${lag.length} jobs)`);
-	console.log(`   enqueued by the reconciler: ${recon.size}; provider connections refused: ${refused} (providers' log), ${workerRefused} (workers' log)`);
+	console.log(`   enqueued by the reconciler: ${recon.size}; provider connections refused ${refused}, closed without an answer ${broken}, answered "busy" (429/503) ${busy}`);
 }
 
 async function main() {

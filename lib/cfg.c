@@ -229,9 +229,10 @@ static const struct cfg_def defs[] = {
 	{ "PROVIDERS_JOB_TTL_SEC", T_INT, F(providers_job_ttl_sec), "3600",
 	  CFG_PROVIDERS, 0, 1, 7 * 86400,
 	  "a mock provider job not polled for this long is forgotten (404)" },
-	{ "PROVIDERS_MAX_CONNS", T_INT, F(providers_max_conns), "256",
-	  CFG_PROVIDERS, 0, 4, 4096,
-	  "most concurrent connections (one thread each) of the mock providers" },
+	{ "PROVIDERS_MAX_CONNS", T_INT, F(providers_max_conns), "1024",
+	  CFG_PROVIDERS, 0, 4, 8192,
+	  "connections the mock providers serve (one thread each); past it they "
+	  "answer 503 with Retry-After" },
 	{ "PROVIDER_POLLS", T_INT, F(provider_polls), "2", CFG_PROVIDERS, 0,
 	  0, 1000000, "default polls answered processing before a job is ready" },
 	{ "PROVIDER_LATENCY_MS", T_INT, F(provider_latency_ms), "50",

@@ -13,7 +13,11 @@
  * so a run is reproducible.
  *
  * One thread per connection: a request that sleeps (latency, hang) never
- * stalls another.  Sleeps wait on a condition variable that SIGTERM/SIGINT
+ * stalls another.  PROVIDERS_MAX_CONNS connections are served; a request on
+ * a connection beyond that is answered 503 with Retry-After and the
+ * connection closed ("over my limit", which clients treat as
+ * back-pressure), and only PROV_OVERFLOW_CONNS more are accepted at all,
+ * so a flood cannot take a thread each.  Sleeps wait on a condition variable that SIGTERM/SIGINT
  * wakes, so shutdown is prompt; the daemon is then stopped, the job table
  * freed and the process exits 0.  Exit 1: the port is taken or the daemon
  * failed; exit 2: bad configuration. */
@@ -50,6 +54,7 @@ enum {
 	PROV_MAX_RESPONSE = 64 * 1024,
 	PROV_JSON_DEPTH = 8,
 	PROV_LOG_MSG_MAX = 512,
+	PROV_OVERFLOW_CONNS = 64,	/* accepted past the limit, to answer 503 */
 };
 
 /* What a draw decides; part of every draw's input, so decisions differ. */
@@ -78,6 +83,9 @@ static struct {
 	pthread_mutex_t stop_mu;
 	pthread_cond_t stop_cv;		/* CLOCK_MONOTONIC */
 	bool stopping;
+	atomic_int conns;		/* open connections */
+	atomic_ullong over_limit;	/* 503 answers past PROVIDERS_MAX_CONNS */
+	int max_conns;
 } S = {
 	.stop_mu = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -88,6 +96,7 @@ struct req {
 	size_t received;	/* body bytes seen, kept or not */
 	bool too_large;
 	bool answered;		/* a response is queued */
+	bool close;		/* close the connection after the answer */
 	int64_t t0_ms;
 	int prov;		/* -1 until known (for the log line) */
 	char job[PROV_JOB_ID_LEN + 1];
@@ -170,6 +179,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct req *r,
 	}
 	if (ok == MHD_YES && allow != NULL)
 		ok = MHD_add_response_header(resp, "Allow", allow);
+	if (ok == MHD_YES && r->close)
+		ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (ok == MHD_YES)
 		ok = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
@@ -477,8 +488,10 @@ static enum MHD_Result stats(struct MHD_Connection *c, struct req *r,
 		    atomic_load(&st->completed), se + rl + to + ma, se, rl, to, ma,
 		    atomic_load(&st->bad_requests));
 	}
-	sbuf_printf(&sb, "},\"jobs\":%zu,\"expired\":%llu,\"evicted\":%llu}",
-	    js.jobs, (unsigned long long)js.expired, (unsigned long long)js.evicted);
+	sbuf_printf(&sb, "},\"jobs\":%zu,\"expired\":%llu,\"evicted\":%llu,"
+	    "\"connections\":%d,\"overLimit\":%llu}",
+	    js.jobs, (unsigned long long)js.expired, (unsigned long long)js.evicted,
+	    atomic_load(&S.conns), atomic_load(&S.over_limit));
 	enum MHD_Result ok = sb.failed ?
 	    reply_error(c, r, method, url, MHD_HTTP_INTERNAL_SERVER_ERROR,
 	    "internal error", -1, NULL) :
@@ -553,6 +566,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		r->t0_ms = clock_mono_ms();
 		r->prov = -1;
 		*con_cls = r;
+		if (atomic_load(&S.conns) > S.max_conns) {
+			atomic_fetch_add(&S.over_limit, 1);
+			r->close = true;
+			return reply_error(c, r, method, url,
+			    MHD_HTTP_SERVICE_UNAVAILABLE, "over the connection limit",
+			    1, NULL);
+		}
 		/* A declared oversized body is refused before it is read. */
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -588,6 +608,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 	return route(c, r, method, url);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	(void)c;
+	(void)socket_ctx;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		atomic_fetch_add(&S.conns, 1);
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+		atomic_fetch_sub(&S.conns, 1);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -719,6 +751,7 @@ int main(int argc, char **argv)
 
 	int rc = 1;
 	struct MHD_Daemon *d = NULL;
+	S.max_conns = c->providers_max_conns;
 	S.jobs = prov_jobs_new((size_t)c->providers_max_jobs,
 	    (int64_t)c->providers_job_ttl_sec * 1000);
 
@@ -732,7 +765,9 @@ int main(int argc, char **argv)
 	    (uint16_t)c->providers_port, NULL, NULL, on_request, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)c->providers_max_conns,
+	    MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned int)(c->providers_max_conns + PROV_OVERFLOW_CONNS),
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)PROV_IDLE_TIMEOUT_SEC,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 	    MHD_OPTION_END);

@@ -102,6 +102,38 @@ void call_transient(struct worker *w, struct call *c, int64_t now, const char *w
 	call_finish(w, c);
 }
 
+/* Back-pressure, the provider's "over my limit" (429, or 503 with a
+ * Retry-After): the call goes out again after the Retry-After (or the
+ * backoff) without using one of the policy's retries, until it has waited
+ * pressure_max_ms in all this attempt; then, or when the wait asked for is
+ * longer than retry_after_max_ms, it is a transient failure. */
+static void call_pressure(struct worker *w, struct call *c, int64_t now,
+    const char *why)
+{
+	struct job *j = c->job;
+	const struct policy *pol = &w->policy[c->k];
+	int64_t d = queue_backoff_delay(&pol->backoff, c->pressured + 1,
+	    c->retry_after_ms, rnd32(w));
+	if (w->stopping || c->pressure_ms + d > pol->pressure_max_ms ||
+	    (pol->retry_after_max_ms > 0 && c->retry_after_ms > pol->retry_after_max_ms)) {
+		call_transient(w, c, now, why);
+		return;
+	}
+	c->pressured++;
+	c->pressure_ms += d;
+	c->due_ms = now + d;
+	delayed_push(w, c);
+	w->st.pressured++;
+	job_ctx(j);
+	struct log_line l;
+	log_begin(&l, LOG_INFO, "provider_backpressure");
+	log_str(&l, "provider", report_providers[c->k]);
+	log_str(&l, "why", why);
+	log_int(&l, "delay_ms", d);
+	log_int(&l, "waited_ms", c->pressure_ms);
+	log_end(&l);
+}
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct call *c = ud;
@@ -191,6 +223,7 @@ int call_start(struct worker *w, struct call *c)
 	c->job->contacted = true;
 	c->t0_us = clock_mono_us();
 	w->http_running++;
+	w->http_open[c->k]++;
 	w->st.http_requests++;
 	return 0;
 }
@@ -203,13 +236,7 @@ void call_on_done(struct worker *w, struct call *c, CURLcode res, int64_t now)
 	struct reportwork_provider *p = &j->ctx.p[c->k];
 	long http = 0;
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &http);
-	curl_multi_remove_handle(w->multi, c->easy);
-	w->http_running--;
-	if (w->easy_free < w->cfg->worker_http_max)
-		w->easy_pool[w->easy_free++] = c->easy;
-	else
-		curl_easy_cleanup(c->easy);
-	c->easy = NULL;
+	call_release(w, c);
 	if (res != CURLE_OK) {
 		const char *why = res == CURLE_OPERATION_TIMEDOUT ? "timeout" :
 		    res == CURLE_WRITE_ERROR ? "response too large" :
@@ -222,8 +249,12 @@ void call_on_done(struct worker *w, struct call *c, CURLcode res, int64_t now)
 	if (http == 429 || http >= 500) {
 		char why[64];
 		snprintf(why, sizeof why, "HTTP %ld", http);	/* fits */
-		log_poll(c, "error", http, why);
-		call_transient(w, c, now, why);
+		bool pressure = http == 429 || (http == 503 && c->retry_after_ms >= 0);
+		log_poll(c, pressure ? "busy" : "error", http, why);
+		if (pressure)
+			call_pressure(w, c, now, why);
+		else
+			call_transient(w, c, now, why);
 		return;
 	}
 	if (http == 404 && c->step == STEP_POLL) {

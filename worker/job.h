@@ -33,6 +33,8 @@ struct call {
 	enum step step;
 	int tries;			/* transient failures this attempt */
 	int restarts;			/* 404 restarts this attempt */
+	int pressured;			/* back-pressure answers this attempt */
+	int64_t pressure_ms;		/* waited on back-pressure this attempt */
 	bool open;			/* part of the running attempt */
 	CURL *easy;			/* while transferring */
 	struct sbuf body;
@@ -73,6 +75,10 @@ void job_free(struct worker *w, struct job *j);
 
 /* Puts a call on the ready list, or on the delayed list until due_ms. */
 void ready_push(struct worker *w, struct call *c);
+
+/* Takes a finished or abandoned request's easy handle back from the multi
+ * handle into the pool; the call's provider has one request fewer open. */
+void call_release(struct worker *w, struct call *c);
 void delayed_push(struct worker *w, struct call *c);
 
 /* Queues the job's transition (retry after delay_ms, complete or fail with

@@ -370,6 +370,7 @@ static void log_stats(const struct worker *w, const char *ev)
 	log_int(&l, "duplicates", (long long)w->st.duplicates);
 	log_int(&l, "bad_messages", (long long)w->st.bad_messages);
 	log_int(&l, "http_requests", (long long)w->st.http_requests);
+	log_int(&l, "backpressure", (long long)w->st.pressured);
 	log_int(&l, "reconciled", (long long)w->st.reconciled);
 	log_int(&l, "reannounced", (long long)w->st.reannounced);
 	log_end(&l);

@@ -13,6 +13,8 @@ void policy_default(struct policy *p)
 	p->timeout_ms = 5000;
 	p->retries = 2;
 	p->retry_after_max_ms = 10000;
+	p->max_conns = 128;
+	p->pressure_max_ms = 30000;
 	p->backoff.kind = QUEUE_BACKOFF_EXPONENTIAL;
 	p->backoff.base_ms = 200;
 	p->backoff.cap_ms = 2000;
@@ -88,6 +90,14 @@ int policy_parse(const char *spec, struct policy *p, char *err, size_t errlen)
 			if (errno != 0 || end == val || *end != '\0' || !(d >= 0 && d <= 1))
 				return bad(err, errlen, key, "must be 0..1");
 			p->backoff.jitter = d;
+		} else if (strcmp(key, "max_conns") == 0) {
+			if (num(val, 1, 10000, &x) != 0)
+				return bad(err, errlen, key, "must be 1..10000");
+			p->max_conns = (int)x;
+		} else if (strcmp(key, "pressure_max_ms") == 0) {
+			if (num(val, 0, 3600000, &x) != 0)
+				return bad(err, errlen, key, "must be 0..3600000");
+			p->pressure_max_ms = x;
 		} else if (strcmp(key, "retry_after_max_ms") == 0) {
 			if (num(val, 0, 3600000, &x) != 0)
 				return bad(err, errlen, key, "must be 0..3600000");

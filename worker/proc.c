@@ -51,8 +51,9 @@ static void qjob_of(const struct job *j, struct queue_job *qj)
 	qj->max_attempts = j->max_attempts;
 }
 
-/* The ready list is FIFO (head, tail); the delayed list is unordered
- * (head).  Both are doubly linked, so a call leaves either in O(1). */
+/* A ready list is FIFO (head, tail), one per provider; the delayed list
+ * is unordered (head).  Both are doubly linked, so a call leaves either in
+ * O(1). */
 static void call_unlink(struct worker *w, struct call *c)
 {
 	if (c->where == LIST_NONE)
@@ -60,13 +61,13 @@ static void call_unlink(struct worker *w, struct call *c)
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else if (c->where == LIST_READY)
-		w->ready_head = c->next;
+		w->ready_head[c->k] = c->next;
 	else
 		w->delayed = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	else if (c->where == LIST_READY)
-		w->ready_tail = c->prev;
+		w->ready_tail[c->k] = c->prev;
 	c->next = c->prev = NULL;
 	c->where = LIST_NONE;
 }
@@ -74,14 +75,51 @@ static void call_unlink(struct worker *w, struct call *c)
 void ready_push(struct worker *w, struct call *c)
 {
 	call_unlink(w, c);
-	c->prev = w->ready_tail;
+	c->prev = w->ready_tail[c->k];
 	c->next = NULL;
-	if (w->ready_tail != NULL)
-		w->ready_tail->next = c;
+	if (c->prev != NULL)
+		c->prev->next = c;
 	else
-		w->ready_head = c;
-	w->ready_tail = c;
+		w->ready_head[c->k] = c;
+	w->ready_tail[c->k] = c;
 	c->where = LIST_READY;
+}
+
+/* The provider whose next ready call may go out now (under its connection
+ * cap, the worker under WORKER_HTTP_MAX), taking the providers in turn
+ * from w->ready_turn; -1 if none. */
+static int ready_provider(const struct worker *w)
+{
+	if (w->http_running >= w->cfg->worker_http_max)
+		return -1;
+	for (int i = 0; i < REPORT_PROVIDERS_N; i++) {
+		int k = (w->ready_turn + i) % REPORT_PROVIDERS_N;
+		if (w->ready_head[k] != NULL && w->http_open[k] < w->policy[k].max_conns)
+			return k;
+	}
+	return -1;
+}
+
+/* The next call to send (see ready_provider), or NULL. */
+static struct call *ready_next(struct worker *w)
+{
+	int k = ready_provider(w);
+	if (k < 0)
+		return NULL;
+	w->ready_turn = (k + 1) % REPORT_PROVIDERS_N;
+	return w->ready_head[k];
+}
+
+void call_release(struct worker *w, struct call *c)
+{
+	curl_multi_remove_handle(w->multi, c->easy);
+	w->http_running--;
+	w->http_open[c->k]--;
+	if (w->easy_free < w->cfg->worker_http_max)
+		w->easy_pool[w->easy_free++] = c->easy;
+	else
+		curl_easy_cleanup(c->easy);
+	c->easy = NULL;
 }
 
 void delayed_push(struct worker *w, struct call *c)
@@ -99,15 +137,8 @@ void job_free(struct worker *w, struct job *j)
 {
 	for (int k = 0; k < REPORT_PROVIDERS_N; k++) {
 		struct call *c = &j->calls[k];
-		if (c->easy != NULL) {
-			curl_multi_remove_handle(w->multi, c->easy);
-			w->http_running--;
-			if (w->easy_free < w->cfg->worker_http_max)
-				w->easy_pool[w->easy_free++] = c->easy;
-			else
-				curl_easy_cleanup(c->easy);
-			c->easy = NULL;
-		}
+		if (c->easy != NULL)
+			call_release(w, c);
 		call_unlink(w, c);
 		sbuf_clear(&c->body);
 		free(j->data[k]);
@@ -558,8 +589,8 @@ void proc_step(struct worker *w, int64_t now)
 			ready_push(w, c);
 	}
 	for (;;) {
-		while (w->ready_head != NULL && w->http_running < w->cfg->worker_http_max) {
-			struct call *c = w->ready_head;
+		struct call *c;
+		while ((c = ready_next(w)) != NULL) {
 			call_unlink(w, c);
 			if (w->stopping) {
 				call_finish(w, c);
@@ -578,16 +609,16 @@ void proc_step(struct worker *w, int64_t now)
 		while ((m = curl_multi_info_read(w->multi, &left)) != NULL) {
 			if (m->msg != CURLMSG_DONE)
 				continue;
-			struct call *c = NULL;
-			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+			struct call *done = NULL;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&done);
 			CURLcode res = m->data.result;
-			if (c == NULL)
+			if (done == NULL)
 				continue;
-			call_on_done(w, c, res, now);
+			call_on_done(w, done, res, now);
 			any = true;
 		}
 		/* Polls queued by answers (start → poll, 404 → start) go out now. */
-		if (!any || w->ready_head == NULL || w->http_running >= w->cfg->worker_http_max)
+		if (!any || ready_provider(w) < 0)
 			break;
 	}
 	settle_all(w);
@@ -627,7 +658,7 @@ void proc_extend(struct worker *w, int64_t now)
 int64_t proc_timeout(struct worker *w, int64_t now, int64_t cap)
 {
 	int64_t t = cap;
-	if (w->ready_head != NULL && w->http_running < w->cfg->worker_http_max)
+	if (ready_provider(w) >= 0)
 		return 0;
 	for (const struct call *c = w->delayed; c != NULL; c = c->next)
 		if (c->due_ms - now < t)

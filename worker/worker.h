@@ -45,7 +45,8 @@ struct ready_item {
 
 struct worker_stats {
 	unsigned long claimed, completed, failed, retried, lost, enqueued,
-	    duplicates, bad_messages, http_requests, reconciled, reannounced;
+	    duplicates, bad_messages, http_requests, pressured, reconciled,
+	    reannounced;
 };
 
 struct worker {
@@ -76,12 +77,16 @@ struct worker {
 	struct curl_slist *json_hdrs;
 	CURL **easy_pool;		/* idle easy handles for reuse */
 	int easy_free;
-	int http_running;
+	int http_running;		/* all providers */
 	uint64_t rnd;			/* xorshift state for jitter */
 
 	struct job *jobs;		/* held jobs (doubly linked) */
 	int njobs;
-	struct call *ready_head, *ready_tail;	/* calls due now, FIFO */
+	/* Calls due now, FIFO per provider; a provider's calls go out while
+	 * it has fewer than its policy's max_conns requests open. */
+	struct call *ready_head[REPORT_PROVIDERS_N], *ready_tail[REPORT_PROVIDERS_N];
+	int http_open[REPORT_PROVIDERS_N];
+	int ready_turn;			/* provider served first next time */
 	struct call *delayed;		/* calls waiting for a backoff */
 
 	struct ready_item *ready;	/* report.ready produced, not confirmed */
