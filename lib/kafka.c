@@ -425,6 +425,21 @@ int kafka_ping(struct kafka_producer *p, int timeout_ms, struct err *e)
 	return ping_topic(p->rk, p->ping_rkt, timeout_ms, e);
 }
 
+int kafka_producer_warm(struct kafka_producer *p, const char *topic, int timeout_ms,
+    struct err *e)
+{
+	int rc = producer_ensure(p, e);
+	if (rc != 0)
+		return rc;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->rk, topic, NULL);
+	if (rkt == NULL)
+		return err_set(e, APP_ERR_INTERNAL, PUBLIC_MSG, "kafka topic %s: %s",
+		    topic, rd_kafka_err2str(rd_kafka_last_error()));
+	rc = ping_topic(p->rk, rkt, timeout_ms, e);
+	rd_kafka_topic_destroy(rkt);
+	return rc;
+}
+
 void kafka_producer_free(struct kafka_producer *p)
 {
 	if (p == NULL)

@@ -95,6 +95,14 @@ int kafka_producer_outq_len(const struct kafka_producer *p);
 int kafka_ping(struct kafka_producer *p, int timeout_ms, struct err *e)
 	__attribute__((warn_unused_result));
 
+/* Looks up topic's partitions and leaders now (a metadata request bounded
+ * by timeout_ms), so that the first message produced to it does not wait
+ * for that (hundreds of milliseconds against the stand-in).  Returns 0, or
+ * APP_ERR_UNAVAILABLE (e filled): the broker did not answer; producing
+ * still works later. */
+int kafka_producer_warm(struct kafka_producer *p, const char *topic, int timeout_ms,
+    struct err *e) __attribute__((warn_unused_result));
+
 /* Flushes for at most close_flush_ms, logs how many messages were still
  * outstanding (ev=kafka_producer_unflushed; they are dropped), destroys the
  * handle and frees p.  NULL is a no-op. */

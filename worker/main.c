@@ -313,6 +313,11 @@ static int setup(struct worker *w)
 		log_kv(LOG_ERROR, "kafka_producer_failed", "detail", e.detail, NULL);
 		return -1;
 	}
+	/* The first report of a fresh worker must not wait for topic lookups. */
+	const char *out[] = { KAFKA_TOPIC_PROGRESS, KAFKA_TOPIC_READY };
+	for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
+		if (kafka_producer_warm(w->prod, out[i], c->dep_timeout_ms, &e) != 0)
+			log_kv(LOG_WARN, "kafka_warm_failed", "detail", e.detail, NULL);
 	if (consumer_open(w) != 0)
 		return -1;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || proc_init(w) != 0) {
