@@ -18,9 +18,14 @@ static struct {
 	enum log_level min;
 	int fd;
 	char path[PATH_MAX_LEN];
+} L = { .comp = "app", .min = LOG_INFO, .fd = STDERR_FILENO };
+
+/* The context is the calling thread's: a helper thread's lines never carry
+ * the job the main thread is working on. */
+static _Thread_local struct {
 	struct { const char *key; char val[CTX_VAL_MAX]; } ctx[CTX_MAX];
 	int nctx;
-} L = { .comp = "app", .min = LOG_INFO, .fd = STDERR_FILENO };
+} T;
 
 static const char *level_names[] = { "debug", "info", "warn", "error" };
 
@@ -89,11 +94,15 @@ int log_reopen(void)
 	int fd = open_append(L.path);
 	if (fd < 0)
 		return -1;
-	int old = L.fd;
-	L.fd = fd;
-	if (old != STDERR_FILENO)
-		close(old);
-	return 0;
+	if (L.fd == STDERR_FILENO) {
+		L.fd = fd;
+		return 0;
+	}
+	/* Swapped in place: a line another thread writes meanwhile goes to
+	 * the old file or the new one, never to a closed descriptor. */
+	int rc = dup2(fd, L.fd) < 0 ? -1 : 0;
+	close(fd);
+	return rc;
 }
 
 bool log_enabled(enum log_level level)
@@ -103,26 +112,26 @@ bool log_enabled(enum log_level level)
 
 void log_ctx_set(const char *key, const char *value)
 {
-	for (int i = 0; i < L.nctx; i++) {
-		if (strcmp(L.ctx[i].key, key) != 0)
+	for (int i = 0; i < T.nctx; i++) {
+		if (strcmp(T.ctx[i].key, key) != 0)
 			continue;
 		if (value == NULL) {
-			L.ctx[i] = L.ctx[--L.nctx];
+			T.ctx[i] = T.ctx[--T.nctx];
 			return;
 		}
-		log_escape(L.ctx[i].val, sizeof L.ctx[i].val, value, strlen(value));
+		log_escape(T.ctx[i].val, sizeof T.ctx[i].val, value, strlen(value));
 		return;
 	}
-	if (value == NULL || L.nctx == CTX_MAX)
+	if (value == NULL || T.nctx == CTX_MAX)
 		return;
-	L.ctx[L.nctx].key = key;
-	log_escape(L.ctx[L.nctx].val, sizeof L.ctx[L.nctx].val, value, strlen(value));
-	L.nctx++;
+	T.ctx[T.nctx].key = key;
+	log_escape(T.ctx[T.nctx].val, sizeof T.ctx[T.nctx].val, value, strlen(value));
+	T.nctx++;
 }
 
 void log_ctx_clear(void)
 {
-	L.nctx = 0;
+	T.nctx = 0;
 }
 
 static bool plain_char(unsigned char c)
@@ -265,8 +274,8 @@ void log_end(struct log_line *l)
 {
 	if (!l->on)
 		return;
-	for (int i = 0; i < L.nctx; i++)
-		put_pair_raw(l, L.ctx[i].key, L.ctx[i].val);
+	for (int i = 0; i < T.nctx; i++)
+		put_pair_raw(l, T.ctx[i].key, T.ctx[i].val);
 	if (l->truncated) {
 		l->len = sizeof l->buf - 2 - strlen(" truncated=1");
 		put(l, " truncated=1", strlen(" truncated=1"));

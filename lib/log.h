@@ -5,8 +5,9 @@
  *
  * Values are quoted and escaped when needed, so input can never forge a line
  * or a key.  Context pairs (tenant, report, request id) are set once with
- * log_ctx_set() and appended to every line until cleared.  Secrets, tokens
- * and request bodies must never be passed here. */
+ * log_ctx_set() and appended to every line of the calling thread until
+ * cleared.  A line is one write(), so threads never interleave within a
+ * line.  Secrets, tokens and request bodies must never be passed here. */
 #ifndef LOG_H
 #define LOG_H
 

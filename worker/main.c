@@ -9,6 +9,7 @@
  * WORKER_SHUTDOWN_MS, put unfinished jobs back, commit offsets, exit 0.
  * SIGHUP reopens LOG_FILE. */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,9 @@
 #include "worker.h"
 #include "xalloc.h"
 #include "proc.h"
+#include "intake.h"
 
-enum { IDLE_WAIT_MS = 100, BUSY_WAIT_MS = 10, HOST_MAX = 64, EVENT_PAYLOAD_MAX = 1024 };
+enum { IDLE_WAIT_MS = 100, BUSY_WAIT_MS = 10, HOST_MAX = 64 };
 
 static volatile sig_atomic_t got_stop, got_hup;
 
@@ -36,174 +38,12 @@ static void on_signal(int sig)
 		got_stop = 1;
 }
 
-/* ---- Kafka intake ----------------------------------------------------------- */
-
-/* Validates a report.create message into its job id and payload.  -1: bad. */
-static int event_job(const struct kafka_msg *m, char *id, size_t idsz, char *payload,
-    size_t psz)
+/* The intake thread created jobs: claim them now, not at the next poll. */
+static void wake(void *arg)
 {
-	char tenant[TENANT_ID_MAX];
-	long long rid;
-	if (reportevent_parse_create(m->payload, m->len, tenant, &rid) != 0)
-		return -1;
-	int a = snprintf(id, idsz, "%s:%lld", tenant, rid);
-	int b = snprintf(payload, psz, "{\"tenantID\":\"%s\",\"reportID\":%lld}", tenant,
-	    rid);
-	return a > 0 && (size_t)a < idsz && b > 0 && (size_t)b < psz ? 0 : -1;
-}
-
-/* The enqueue of one consumed message, for intake_batch(). */
-struct intake_item {
-	struct kafka_msg *m;
-	bool bad;
-	char id[QUEUE_ID_MAX + 1];
-	char payload[EVENT_PAYLOAD_MAX];
-};
-
-/* Puts the jobs of msgs[0..n) in the queue in one pipeline.  Returns how
- * many leading messages are done with (enqueued, duplicate, or bad and
- * skipped); the rest, from the first one Redis could not take, must be
- * kept and tried again (at-least-once: enqueue is idempotent). */
-static int intake_batch(struct worker *w, struct kafka_msg **msgs, int n)
-{
-	struct intake_item *it = xcalloc((size_t)n, sizeof *it);
-	struct queue_op *ops = xcalloc((size_t)n, sizeof *ops);
-	int nops = 0;
-	for (int i = 0; i < n; i++) {
-		const struct kafka_msg *m = msgs[i];
-		it[i].m = msgs[i];
-		if (event_job(m, it[i].id, sizeof it[i].id, it[i].payload,
-		    sizeof it[i].payload) != 0) {
-			it[i].bad = true;
-			continue;
-		}
-		struct queue_op *o = &ops[nops++];
-		o->kind = QUEUE_OP_ENQUEUE;
-		o->id = it[i].id;
-		o->payload = it[i].payload;
-		o->max_attempts = w->cfg->queue_max_attempts;
-	}
-	if (nops > 0)
-		(void)queue_run(w->q, ops, (size_t)nops);
-	int done = 0, k = 0;
-	for (; done < n; done++) {
-		const struct kafka_msg *m = msgs[done];
-		if (it[done].bad) {
-			struct log_line l;
-			log_begin(&l, LOG_WARN, "kafka_bad_message");
-			log_str(&l, "topic", m->topic);
-			log_int(&l, "partition", m->partition);
-			log_int(&l, "offset", (long long)m->offset);
-			log_end(&l);
-			w->st.bad_messages++;
-			continue;
-		}
-		const struct queue_op *o = &ops[k++];
-		if (o->rc == APP_ERR_UNAVAILABLE) {
-			log_kv(LOG_WARN, "job_enqueue_failed", "job", o->id, "detail",
-			    o->e.detail, NULL);
-			break;
-		}
-		if (o->rc != 0) {
-			log_kv(LOG_WARN, "job_enqueue_refused", "job", o->id, "detail",
-			    o->e.detail, NULL);
-			continue;
-		}
-		if (o->created)
-			w->st.enqueued++;
-		else
-			w->st.duplicates++;
-		struct log_line l;
-		log_begin(&l, LOG_INFO, o->created ? "job_enqueued" : "job_duplicate");
-		log_str(&l, "job", o->id);
-		if (m->timestamp_ms > 0)	/* producer's CreateTime → now */
-			log_int(&l, "lag_ms", clock_wall_ms() - m->timestamp_ms);
-		log_end(&l);
-		w->next_claim_ms = 0;
-	}
-	free(ops);
-	free(it);
-	return done;
-}
-
-static void consumer_reset(struct worker *w)
-{
-	kafka_consumer_free(w->cons);
-	w->cons = NULL;
-	w->uncommitted = false;
-}
-
-static int consumer_open(struct worker *w)
-{
-	struct kafka_consumer_opts o;
-	kafka_consumer_opts_init(&o, w->cfg, "earliest");
-	o.client_id = "report-worker";
-	o.cooperative = true;	/* a worker joining or leaving stalls no one else */
-	const char *topics[] = { KAFKA_TOPIC_CREATE };
-	struct err e;
-	err_clear(&e);
-	w->cons = kafka_consumer_new(w->cfg->kafka_brokers, WORKER_GROUP, topics, 1, &o, &e);
-	if (w->cons == NULL) {
-		log_kv(LOG_ERROR, "kafka_consumer_failed", "detail", e.detail, NULL);
-		return -1;
-	}
-	return 0;
-}
-
-static void commit(struct worker *w, bool sync)
-{
-	if (!w->uncommitted || w->nheld > 0 || w->cons == NULL)
-		return;
-	struct err e;
-	err_clear(&e);
-	if (kafka_consumer_commit(w->cons, NULL, sync, &e) == 0)
-		w->uncommitted = false;
-	else
-		log_kv(LOG_WARN, "kafka_commit_failed", "detail", e.detail, NULL);
-}
-
-/* Enqueues the held messages, first (may be NULL) and whatever else is
- * waiting, without blocking, in one pipeline; keeps in order what Redis
- * could not take and commits only once nothing is held (the commit covers
- * every consumed offset). */
-static void intake(struct worker *w, struct kafka_msg *first, int64_t now)
-{
-	if (w->nheld > 0 && now < w->held_retry_ms) {
-		kafka_msg_free(first);	/* not reached: no poll while held */
-		return;
-	}
-	struct kafka_msg *msgs[WORKER_INTAKE_BATCH];
-	int n = 0;
-	for (int i = 0; i < w->nheld; i++)
-		msgs[n++] = w->held[i];
-	w->nheld = 0;
-	if (first != NULL)
-		msgs[n++] = first;	/* room: nothing is held when we block in Kafka */
-	while (n < WORKER_INTAKE_BATCH && w->cons != NULL) {
-		struct kafka_msg *m = NULL;
-		struct err e;
-		err_clear(&e);
-		if (kafka_consumer_poll(w->cons, 0, &m, &e) != 0) {
-			log_kv(LOG_ERROR, "kafka_consumer_fatal", "detail", e.detail, NULL);
-			consumer_reset(w);
-			break;
-		}
-		if (m == NULL)
-			break;
-		msgs[n++] = m;
-	}
-	if (n == 0)
-		return;
-	int done = intake_batch(w, msgs, n);
-	for (int i = 0; i < done; i++)
-		kafka_msg_free(msgs[i]);
-	for (int i = done; i < n; i++)
-		w->held[w->nheld++] = msgs[i];
-	if (w->nheld > 0)
-		w->held_retry_ms = now + 200;
-	if (done > 0)
-		w->uncommitted = true;
-	commit(w, false);
+	struct worker *w = arg;
+	atomic_store(&w->claim_now, true);
+	curl_multi_wakeup(w->multi);
 }
 
 /* ---- set-up --------------------------------------------------------------- */
@@ -318,24 +158,23 @@ static int setup(struct worker *w)
 	for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
 		if (kafka_producer_warm(w->prod, out[i], c->dep_timeout_ms, &e) != 0)
 			log_kv(LOG_WARN, "kafka_warm_failed", "detail", e.detail, NULL);
-	if (consumer_open(w) != 0)
-		return -1;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || proc_init(w) != 0) {
 		log_kv(LOG_ERROR, "curl_init_failed", NULL);
 		return -1;
 	}
+	w->intake = intake_start(c, wake, w);
+	if (w->intake == NULL)
+		return -1;
 	w->next_recon_ms = clock_mono_ms() + c->reconcile_interval_ms / 4;
 	return 0;
 }
 
 static void teardown(struct worker *w)
 {
+	intake_free(w->intake);	/* before the multi handle it wakes */
 	proc_clear(w);
 	if (w->multi != NULL)
 		curl_global_cleanup();
-	for (int i = 0; i < w->nheld; i++)
-		kafka_msg_free(w->held[i]);
-	kafka_consumer_free(w->cons);
 	kafka_producer_free(w->prod);
 	if (w->lock != NULL)
 		redisFree(w->lock);
@@ -371,9 +210,11 @@ static void log_stats(const struct worker *w, const char *ev)
 	log_int(&l, "failed", (long long)w->st.failed);
 	log_int(&l, "retried", (long long)w->st.retried);
 	log_int(&l, "lost", (long long)w->st.lost);
-	log_int(&l, "enqueued", (long long)w->st.enqueued);
-	log_int(&l, "duplicates", (long long)w->st.duplicates);
-	log_int(&l, "bad_messages", (long long)w->st.bad_messages);
+	struct intake_stats is;
+	intake_stats(w->intake, &is);
+	log_int(&l, "enqueued", (long long)is.enqueued);
+	log_int(&l, "duplicates", (long long)is.duplicates);
+	log_int(&l, "bad_messages", (long long)is.bad_messages);
 	log_int(&l, "http_requests", (long long)w->st.http_requests);
 	log_int(&l, "backpressure", (long long)w->st.pressured);
 	log_int(&l, "reconciled", (long long)w->st.reconciled);
@@ -383,7 +224,7 @@ static void log_stats(const struct worker *w, const char *ev)
 
 static void run(struct worker *w)
 {
-	int64_t stop_deadline = 0, next_janitor = 0, next_consumer_retry = 0;
+	int64_t stop_deadline = 0, next_janitor = 0;
 	for (;;) {
 		int64_t now = clock_mono_ms();
 		if (got_hup) {
@@ -397,6 +238,7 @@ static void run(struct worker *w)
 			w->stopping = true;
 			stop_deadline = now + w->cfg->worker_shutdown_ms;
 			log_kv(LOG_INFO, "worker_stopping", NULL);
+			intake_stop(w->intake);	/* its partitions go to the others now */
 			proc_begin_stop(w);
 		}
 		if (w->stopping) {
@@ -414,11 +256,8 @@ static void run(struct worker *w)
 			curl_multi_poll(w->multi, NULL, 0, (int)t, NULL);
 			continue;
 		}
-		if (w->cons == NULL && now >= next_consumer_retry) {
-			if (consumer_open(w) != 0)
-				next_consumer_retry = now + 1000;
-		}
-		intake(w, NULL, now);
+		if (atomic_exchange(&w->claim_now, false))
+			w->next_claim_ms = 0;
 		proc_claim(w, now);
 		proc_step(w, now);
 		proc_extend(w, now);
@@ -436,27 +275,8 @@ static void run(struct worker *w)
 		int64_t t = proc_timeout(w, now, cap);
 		if (t <= 0)
 			continue;
-		if (w->http_running == 0 && w->cons != NULL && w->nheld == 0) {
-			/* Idle: block in Kafka, which is what wakes us. */
-			struct kafka_msg *m = NULL;
-			struct err e;
-			err_clear(&e);
-			if (kafka_consumer_poll(w->cons, (int)t, &m, &e) != 0) {
-				log_kv(LOG_ERROR, "kafka_consumer_fatal", "detail", e.detail, NULL);
-				consumer_reset(w);
-			} else if (m != NULL) {
-				intake(w, m, clock_mono_ms());
-			}
-		} else {
-			curl_multi_poll(w->multi, NULL, 0, (int)t, NULL);
-		}
-	}
-	commit(w, true);
-	if (w->cons != NULL) {
-		struct err e;
-		err_clear(&e);
-		if (kafka_consumer_close(w->cons, &e) != 0)
-			log_kv(LOG_WARN, "kafka_close_failed", "detail", e.detail, NULL);
+		/* Provider answers, due backoffs, or the intake's wake-up. */
+		curl_multi_poll(w->multi, NULL, 0, (int)t, NULL);
 	}
 }
 

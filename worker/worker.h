@@ -1,12 +1,15 @@
 /* worker: the report-worker daemon's shared state (worker/README.md).
  *
- * One thread, one event loop: the Kafka consumer (report.create → Redis
- * queue), the processor (claimed jobs → provider calls over libcurl multi →
- * tenant database → events) and the reconciler all run from main.c's loop.
- * Redis and PostgreSQL calls are synchronous and bounded by DEP_TIMEOUT_MS. */
+ * Two threads.  The intake (intake.c: report.create → Redis queue) runs
+ * on its own; everything else, the processor (claimed jobs → provider calls
+ * over libcurl multi → tenant database → events) and the reconciler, runs
+ * from main.c's event loop.  They share only the flag and wake-up by which
+ * the intake says new jobs are waiting.  Redis and PostgreSQL calls are
+ * synchronous and bounded by DEP_TIMEOUT_MS. */
 #ifndef WORKER_WORKER_H
 #define WORKER_WORKER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,7 +30,7 @@
 enum {
 	WORKER_CLAIM_BATCH = 256,	/* most jobs one queue_claim() asks for */
 	WORKER_CLAIM_ROUNDS = 4,	/* most queue_claim() calls per loop turn */
-	WORKER_INTAKE_BATCH = 1024,	/* most Kafka messages per loop turn (QUEUE_BATCH_MAX) */
+	WORKER_INTAKE_BATCH = 1024,	/* most Kafka messages per queue pipeline (QUEUE_BATCH_MAX) */
 	WORKER_URL_MAX = 1024,
 };
 
@@ -44,9 +47,8 @@ struct ready_item {
 };
 
 struct worker_stats {
-	unsigned long claimed, completed, failed, retried, lost, enqueued,
-	    duplicates, bad_messages, http_requests, pressured, reconciled,
-	    reannounced;
+	unsigned long claimed, completed, failed, retried, lost, http_requests,
+	    pressured, reconciled, reannounced;	/* the intake counts its own */
 };
 
 struct worker {
@@ -64,12 +66,8 @@ struct worker {
 	struct poolcap *cap;		/* the global connection cap, with pgb */
 	int64_t next_pool_sync_ms;	/* registry -> PgBouncer check */
 	struct kafka_producer *prod;
-	struct kafka_consumer *cons;
-	struct kafka_msg *held[WORKER_INTAKE_BATCH];	/* consumed, enqueue failed:
-						 * retried first, in order */
-	int nheld;
-	int64_t held_retry_ms;
-	bool uncommitted;		/* messages enqueued but not committed */
+	struct intake *intake;		/* report.create → queue, own thread */
+	atomic_bool claim_now;		/* set by the intake: new jobs */
 	redisContext *lock;		/* the reconciler's lock connection */
 	int64_t lock_retry_ms;
 
