@@ -184,12 +184,14 @@ static const struct cfg_def defs[] = {
 	{ "WORKER_CONCURRENCY", T_INT, F(worker_concurrency), "200", CFG_WORKER, 0,
 	  1, 100000, "most report jobs one worker holds at once" },
 	{ "WORKER_HTTP_MAX", T_INT, F(worker_http_max), "256", CFG_WORKER, 0,
-	  1, 10000, "most provider HTTP requests one worker runs at once" },
+	  1, 10000, "most provider HTTP requests one worker runs at once (all "
+	  "providers; each also under its policy's max_conns)" },
 	{ "WORKER_SHUTDOWN_MS", T_INT, F(worker_shutdown_ms), "10000", CFG_WORKER, 0,
 	  0, 600000, "on SIGTERM, how long in-flight provider calls may finish" },
 	{ "WORKER_PROVIDER_POLICY", T_STR, F(worker_provider_policy), "", CFG_WORKER,
-	  0, 0, 255, "retry policy of every provider: timeout_ms=,retries=,"
-	  "backoff=fixed|exp,base_ms=,cap_ms=,jitter=,retry_after_max_ms=" },
+	  0, 0, 255, "call policy of every provider: timeout_ms=,retries=,"
+	  "backoff=fixed|exp,base_ms=,cap_ms=,jitter=,retry_after_max_ms=,"
+	  "max_conns= (per worker, default 128),pressure_max_ms=" },
 	{ "PROVIDER_POLICY_CREDIT_BUREAU", T_STR, F(provider_policy_credit_bureau), "",
 	  CFG_WORKER, 0, 0, 255, "credit-bureau's policy, on top of WORKER_PROVIDER_POLICY" },
 	{ "PROVIDER_POLICY_TAX_AUTHORITY", T_STR, F(provider_policy_tax_authority), "",

@@ -454,9 +454,18 @@ void kafka_producer_free(struct kafka_producer *p)
 
 struct kafka_consumer {
 	rd_kafka_t *rk;
-	bool fatal;
+	bool fatal;		/* the handle's opaque points here */
 	bool closed;
+	bool cooperative;
+	bool assigned_once;	/* the group gave it an assignment (maybe empty) */
 };
+
+/* The consumer whose handle is rk (its opaque is &c->fatal). */
+static struct kafka_consumer *consumer_of(rd_kafka_t *rk)
+{
+	return (struct kafka_consumer *)((char *)rd_kafka_opaque(rk) -
+	    offsetof(struct kafka_consumer, fatal));
+}
 
 /* Partitions currently assigned to rk, -1 if librdkafka cannot say. */
 static int held(rd_kafka_t *rk)
@@ -479,6 +488,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	(void)opaque;
 	bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
 	bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+	if (assign)
+		consumer_of(rk)->assigned_once = true;
 	rd_kafka_error_t *ke = NULL;
 	rd_kafka_resp_err_t re = RD_KAFKA_RESP_ERR_NO_ERROR;
 	if (coop)
@@ -559,6 +570,7 @@ struct kafka_consumer *kafka_consumer_new(const char *brokers,
 		}
 	}
 	struct kafka_consumer *c = xcalloc(1, sizeof *c);
+	c->cooperative = d.cooperative;
 	char errstr[ERRSTR_MAX];
 	rd_kafka_topic_partition_list_t *subs = NULL;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -718,6 +730,21 @@ int kafka_consumer_commit(struct kafka_consumer *c, const struct kafka_msg *m,
 	    (int)m->partition, (long long)m->offset, rd_kafka_err2str(re));
 }
 
+/* librdkafka before 2.3.0 aborts when a cooperative-sticky consumer is
+ * destroyed after its JoinGroup answer and before its first assignment
+ * (confluentinc/librdkafka#4312: the assignor's state is still NULL).  Such
+ * a consumer is closed (it leaves the group) but its handle is not
+ * destroyed: it is kept here, reachable, until the process exits.  That
+ * happens only to a consumer stopped within its first rebalance. */
+enum { ABANDONED_MAX = 16 };
+static rd_kafka_t *abandoned[ABANDONED_MAX];
+static int nabandoned;
+
+static bool destroy_would_abort(const struct kafka_consumer *c)
+{
+	return c->cooperative && !c->assigned_once && rd_kafka_version() < 0x020300ff;
+}
+
 int kafka_consumer_close(struct kafka_consumer *c, struct err *e)
 {
 	if (c->closed || c->rk == NULL)
@@ -741,6 +768,13 @@ void kafka_consumer_free(struct kafka_consumer *c)
 		/* A failure is logged by kafka_consumer_close(). */
 		if (kafka_consumer_close(c, &e) != 0)
 			c->closed = true;
+	}
+	if (c->rk != NULL && destroy_would_abort(c)) {
+		log_kv(LOG_WARN, "kafka_consumer_kept", "client", rd_kafka_name(c->rk),
+		    "why", "closed before its first assignment (librdkafka#4312)", NULL);
+		if (nabandoned < ABANDONED_MAX)
+			abandoned[nabandoned++] = c->rk;
+		c->rk = NULL;
 	}
 	if (c->rk != NULL)
 		rd_kafka_destroy(c->rk);

@@ -275,11 +275,8 @@ struct intake *intake_start(const struct config *c, void (*wake)(void *arg), voi
 
 void intake_stop(struct intake *in)
 {
-	if (in == NULL || !in->started)
-		return;
-	atomic_store(&in->stop, true);
-	pthread_join(in->thread, NULL);
-	in->started = false;
+	if (in != NULL)
+		atomic_store(&in->stop, true);
 }
 
 void intake_stats(const struct intake *in, struct intake_stats *out)
@@ -297,6 +294,8 @@ void intake_free(struct intake *in)
 	if (in == NULL)
 		return;
 	intake_stop(in);
+	if (in->started)
+		pthread_join(in->thread, NULL);
 	for (int i = 0; i < in->nheld; i++)
 		kafka_msg_free(in->held[i]);
 	kafka_consumer_free(in->cons);

@@ -31,15 +31,16 @@ struct intake_stats {
 struct intake *intake_start(const struct config *c, void (*wake)(void *arg), void *arg)
 	__attribute__((warn_unused_result));
 
-/* Stops taking messages: the thread finishes its batch, commits what it
- * enqueued, leaves the group (its partitions move to the other workers at
- * once) and exits; joined before returning.  Idempotent. */
+/* Stops taking messages, and returns at once: the thread finishes its
+ * batch, commits what it enqueued, leaves the group (its partitions move
+ * to the other workers) and exits while the caller drains its jobs.
+ * Idempotent. */
 void intake_stop(struct intake *in);
 
 /* Counters so far (safe from any thread). */
 void intake_stats(const struct intake *in, struct intake_stats *out);
 
-/* Stops (if running) and frees.  NULL is a no-op. */
+/* Stops, waits for the thread to end, and frees.  NULL is a no-op. */
 void intake_free(struct intake *in);
 
 #endif

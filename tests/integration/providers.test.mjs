@@ -14,6 +14,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { resolve } from 'node:path';
 import { freePort, sleep, waitFor as waitUntil } from './lib.mjs';
 
@@ -508,6 +509,26 @@ test('job table: the least recently used job goes when full', async () => {
   const st = (await call(c, 'GET', '/v1/stats')).json;
   assert.equal(st.jobs, 16);
   assert.equal(st.evicted, 1);
+  assert.equal((await stop(c)).code, 0);
+});
+
+test('over PROVIDERS_MAX_CONNS: 503 with Retry-After and Connection: close, counted; served again once under', async () => {
+  const c = await start({ PROVIDERS_MAX_CONNS: '4' });
+  // Five idle connections hold the server over its limit of four.
+  const idle = await Promise.all(Array.from({ length: 5 }, () => new Promise((res, rej) => {
+    const s = net.connect(c.port, '127.0.0.1', () => res(s));
+    s.once('error', rej);
+  })));
+  await sleep(200);	// accepted by the server
+  const r = await call(c, 'POST', '/v1/credit-bureau/jobs', { body: { taxID: 'over-1' } });
+  assertJsonError(r, 503);
+  assert.equal(r.headers.get('retry-after'), '1');
+  assert.equal(r.headers.get('connection'), 'close');
+  for (const s of idle) s.destroy();
+  await waitUntil('served again', async () => (await call(c, 'GET', '/healthz')).status === 200);
+  const st = (await call(c, 'GET', '/v1/stats')).json;
+  assert.ok(st.overLimit >= 1, `overLimit ${st.overLimit}`);
+  assert.ok(Number.isInteger(st.connections) && st.connections >= 1);
   assert.equal((await stop(c)).code, 0);
 });
 

@@ -398,7 +398,7 @@ test('two workers: both work, no report is processed twice at once, SIGTERM exit
 	} finally {
 		w2.kill('SIGTERM');
 		const { code } = await w2.exited;
-		assert.equal(code, 0, 'SIGTERM: exit 0');
+		assert.equal(code, 0, `SIGTERM: exit 0 (${JSON.stringify(await w2.exited)})`);
 	}
 	assert.match(logText('worker2.log'), /ev=worker_stopped/);
 });
