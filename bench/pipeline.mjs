@@ -10,6 +10,9 @@
 //      started again (data kept), then one report at once.
 //   1. 100 reports at once by one user.
 //   2. 1,000 reports at once over 10 tenants (one user each, 100 each).
+//   3. A steady stream (10 tenants, 5 reports/s each) for 24 s while one
+//      worker is stopped (SIGTERM, at 6 s) and started again (at 12 s): the
+//      rebalances' effect on intake lag and on each report's latency.
 // For each: submission time, createReport answer → that report's
 // reportReady on the user's subscription (through nginx and the relay),
 // last reportReady after the last answer, Kafka intake lag (report.create
@@ -87,15 +90,39 @@ function since(m) {
 const q = (a, p) => a.length ? a[Math.min(a.length - 1, Math.floor(p * a.length))] : NaN;
 const fmt = a => `p50 ${q(a, 0.5)} / p99 ${q(a, 0.99)} / max ${a.at(-1)} ms`;
 
-async function phase(title, subs, perUser) {
+async function createFor(s, answers) {
+	const r = await gql('mutation { createReport { reportID } }', { token: s.user.token });
+	if (!r.data) throw new Error(JSON.stringify(r));
+	answers.push({ s, id: r.data.createReport.reportID, at: Date.now() });
+}
+
+// All at once: perUser reports for each subscriber's user.
+const burst = (subs, perUser) => async answers => {
+	await Promise.all(subs.flatMap(s => Array.from({ length: perUser }, () => createFor(s, answers))));
+};
+
+// Every subscriber's user creates `rate` reports/s for `secs`; during it
+// worker-2 gets SIGTERM at stopAt and is started again at startAt.
+const restartStream = (subs, rate, secs, stopAt, startAt) => async answers => {
+	const t0 = Date.now(), pending = [], timers = [];
+	timers.push(setTimeout(() => {
+		const pid = readFileSync(join(VAR, 'run', 'worker-2.pid'), 'utf8').trim();
+		process.kill(+pid, 'SIGTERM');
+	}, stopAt * 1000));
+	timers.push(setTimeout(() => pending.push(stack(['start', 'worker'])), startAt * 1000));
+	for (let k = 0; Date.now() - t0 < secs * 1000; k++) {
+		for (const s of subs) pending.push(createFor(s, answers));
+		await sleep(Math.max(0, t0 + (k + 1) * 1000 / rate - Date.now()));
+	}
+	await Promise.all(pending);
+	timers.forEach(clearTimeout);
+};
+
+async function phase(title, subs, load) {
 	const m = mark();
 	const t0 = Date.now();
 	const answers = [];	// { sub, id, at }
-	await Promise.all(subs.flatMap(s => Array.from({ length: perUser }, async () => {
-		const r = await gql('mutation { createReport { reportID } }', { token: s.user.token });
-		if (!r.data) throw new Error(JSON.stringify(r));
-		answers.push({ s, id: r.data.createReport.reportID, at: Date.now() });
-	})));
+	await load(answers);
 	const lastAnswer = Math.max(...answers.map(a => a.at));
 	const deadline = Date.now() + 120000;
 	while (answers.some(a => !a.s.readyAt.has(a.id)) && Date.now() < deadline) await sleep(20);
@@ -120,7 +147,7 @@ async function phase(title, subs, perUser) {
 	console.log(`   submitted in ${lastAnswer - t0} ms; reportReady received for ${got.length} of ${answers.length}`);
 	console.log(`   last reportReady ${lastReady - lastAnswer} ms after the last createReport answer`);
 	console.log(`   createReport answer → its reportReady: ${fmt(lat)}`);
-	console.log(`   Kafka intake lag (produced → in the queue): ${lag.length ? fmt(lag) : 'none logged'} (${lag.length} jobs)`);
+	console.log(`   Kafka intake lag (produced → in the queue): ${lag.length ? fmt(lag) : 'none logged'} (${lag.length} jobs, ${lag.filter(x => x > 1000).length} over 1 s)`);
 	console.log(`   enqueued by the reconciler: ${recon.size}; provider connections refused ${refused}, closed without an answer ${broken}, answered "busy" (429/503) ${busy}`);
 }
 
@@ -147,9 +174,10 @@ async function main() {
 			+ Object.entries(FAST).map(([k, v]) => `${k}=${v}`).join(' '));
 		const subs = users.map(subscribe);
 		await Promise.all(subs.map(s => s.acked));
-		await phase('0. the first report right after a fresh start (stack down, up)', subs.slice(0, 1), 1);
-		await phase('1. 100 reports at once by one user (target: last reportReady <= 600 ms after the last answer)', subs.slice(0, 1), 100);
-		await phase('2. 1,000 reports at once over 10 tenants (target <= 1,500 ms)', subs, 100);
+		await phase('0. the first report right after a fresh start (stack down, up)', subs.slice(0, 1), burst(subs.slice(0, 1), 1));
+		await phase('1. 100 reports at once by one user (target: last reportReady <= 600 ms after the last answer)', subs.slice(0, 1), burst(subs.slice(0, 1), 100));
+		await phase('2. 1,000 reports at once over 10 tenants (target <= 1,500 ms)', subs, burst(subs, 100));
+		await phase('3. 50 reports/s over 10 tenants for 24 s, worker-2 stopped at 6 s and started at 12 s', subs, restartStream(subs, 5, 24, 6, 12));
 		for (const s of subs) s.close();
 	} finally {
 		await stack(['down']).catch(() => {});

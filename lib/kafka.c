@@ -452,20 +452,18 @@ void kafka_producer_free(struct kafka_producer *p)
 
 /* ---- consumer ---------------------------------------------------------------- */
 
+enum { ASSIGN_RECHECK_MS = 30000, ASSIGN_METADATA_MS = 2000 };
+
 struct kafka_consumer {
 	rd_kafka_t *rk;
-	bool fatal;		/* the handle's opaque points here */
+	bool fatal;
 	bool closed;
-	bool cooperative;
-	bool assigned_once;	/* the group gave it an assignment (maybe empty) */
+	/* assign_all: the topics, and the partitions assigned so far */
+	char **topics;
+	size_t ntopics;
+	int assigned;
+	int64_t next_recheck_ms;
 };
-
-/* The consumer whose handle is rk (its opaque is &c->fatal). */
-static struct kafka_consumer *consumer_of(rd_kafka_t *rk)
-{
-	return (struct kafka_consumer *)((char *)rd_kafka_opaque(rk) -
-	    offsetof(struct kafka_consumer, fatal));
-}
 
 /* Partitions currently assigned to rk, -1 if librdkafka cannot say. */
 static int held(rd_kafka_t *rk)
@@ -488,8 +486,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	(void)opaque;
 	bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
 	bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
-	if (assign)
-		consumer_of(rk)->assigned_once = true;
 	rd_kafka_error_t *ke = NULL;
 	rd_kafka_resp_err_t re = RD_KAFKA_RESP_ERR_NO_ERROR;
 	if (coop)
@@ -513,10 +509,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		rd_kafka_error_destroy(ke);
 }
 
-int kafka_consumer_assigned(const struct kafka_consumer *c)
-{
-	return c->closed || c->rk == NULL ? 0 : held(c->rk);
-}
+
 
 void kafka_consumer_opts_init(struct kafka_consumer_opts *o,
     const struct config *c, const char *auto_offset_reset)
@@ -545,6 +538,71 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	log_end(&l);
 }
 
+/* Partitions of topic, from a metadata request; -1 (e filled) on failure. */
+static int partition_count(rd_kafka_t *rk, const char *topic, struct err *e)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	if (rkt == NULL) {
+		(void)err_set(e, APP_ERR_INTERNAL, PUBLIC_MSG, "kafka topic %s: %s", topic,
+		    rd_kafka_err2str(rd_kafka_last_error()));
+		return -1;
+	}
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t re = rd_kafka_metadata(rk, 0, rkt, &md, ASSIGN_METADATA_MS);
+	int n = -1;
+	if (re != RD_KAFKA_RESP_ERR_NO_ERROR)
+		(void)err_set(e, APP_ERR_UNAVAILABLE, PUBLIC_MSG, "kafka metadata topic=%s: %s",
+		    topic, rd_kafka_err2str(re));
+	else if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    md->topics[0].partition_cnt <= 0)
+		(void)err_set(e, APP_ERR_UNAVAILABLE, PUBLIC_MSG,
+		    "kafka metadata topic=%s: no partitions", topic);
+	else
+		n = md->topics[0].partition_cnt;
+	if (md != NULL)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	return n;
+}
+
+/* assign_all: assigns every partition of c's topics, each from the group's
+ * committed offset (auto.offset.reset when none).  Done again when the
+ * partition count grew (checked every ASSIGN_RECHECK_MS by the poll): the
+ * partitions held already restart from their committed offsets too, which
+ * may deliver a few messages twice.  Returns 0, or APP_ERR_UNAVAILABLE
+ * (e filled) when the broker did not say. */
+static int assign_all(struct kafka_consumer *c, struct err *e)
+{
+	c->next_recheck_ms = clock_mono_ms() + ASSIGN_RECHECK_MS;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+	int rc = 0;
+	for (size_t i = 0; i < c->ntopics && rc == 0; i++) {
+		int n = partition_count(c->rk, c->topics[i], e);
+		if (n < 0)
+			rc = e->code;
+		for (int p = 0; p < n; p++)
+			rd_kafka_topic_partition_list_add(l, c->topics[i], p)->offset =
+			    RD_KAFKA_OFFSET_STORED;
+	}
+	if (rc == 0 && l->cnt != c->assigned) {
+		rd_kafka_resp_err_t re = rd_kafka_assign(c->rk, l);
+		if (re != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			rc = err_set(e, APP_ERR_UNAVAILABLE, PUBLIC_MSG, "kafka assign: %s",
+			    rd_kafka_err2str(re));
+		} else {
+			c->assigned = l->cnt;
+			struct log_line ll;
+			log_begin(&ll, LOG_INFO, "kafka_assigned");
+			log_str(&ll, "client", rd_kafka_name(c->rk));
+			log_str(&ll, "protocol", "all");
+			log_int(&ll, "held", c->assigned);
+			log_end(&ll);
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	return rc;
+}
+
 struct kafka_consumer *kafka_consumer_new(const char *brokers,
     const char *group_id, const char *const topics[], size_t n,
     const struct kafka_consumer_opts *o, struct err *e)
@@ -570,7 +628,6 @@ struct kafka_consumer *kafka_consumer_new(const char *brokers,
 		}
 	}
 	struct kafka_consumer *c = xcalloc(1, sizeof *c);
-	c->cooperative = d.cooperative;
 	char errstr[ERRSTR_MAX];
 	rd_kafka_topic_partition_list_t *subs = NULL;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -589,10 +646,6 @@ struct kafka_consumer *kafka_consumer_new(const char *brokers,
 	if (rc == 0)
 		rc = conf_set_int(conf, "fetch.wait.max.ms", d.fetch_wait_ms > 0 ?
 		    d.fetch_wait_ms : DEF_FETCH_WAIT_MS, e);
-	if (rc == 0 && d.group_instance_id != NULL && d.group_instance_id[0] != '\0')
-		rc = conf_set(conf, "group.instance.id", d.group_instance_id, e);
-	if (rc == 0 && d.cooperative)
-		rc = conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", e);
 	if (rc == 0)
 		rc = conf_set(conf, "enable.auto.commit", "false", e);
 	if (rc == 0)
@@ -614,6 +667,14 @@ struct kafka_consumer *kafka_consumer_new(const char *brokers,
 		(void)err_set(e, APP_ERR_INTERNAL, "event bus misconfigured",
 		    "kafka consumer queues: %s", rd_kafka_err2str(re));
 		goto fail;
+	}
+	if (d.assign_all) {
+		c->topics = xcalloc(n, sizeof *c->topics);
+		for (size_t i = 0; i < n; i++)
+			c->topics[c->ntopics++] = xstrdup(topics[i]);
+		if (assign_all(c, e) != 0)
+			goto fail;
+		return c;
 	}
 	subs = rd_kafka_topic_partition_list_new((int)n);
 	for (size_t i = 0; i < n; i++)
@@ -677,6 +738,12 @@ int kafka_consumer_poll(struct kafka_consumer *c, int timeout_ms,
     struct kafka_msg **out, struct err *e)
 {
 	*out = NULL;
+	if (c->ntopics > 0 && clock_mono_ms() >= c->next_recheck_ms) {
+		struct err re;
+		err_clear(&re);
+		if (assign_all(c, &re) != 0)
+			log_kv(LOG_WARN, "kafka_assign_failed", "detail", re.detail, NULL);
+	}
 	rd_kafka_message_t *rkm = rd_kafka_consumer_poll(c->rk,
 	    timeout_ms > 0 ? timeout_ms : 0);
 	if (rkm != NULL && rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -730,21 +797,6 @@ int kafka_consumer_commit(struct kafka_consumer *c, const struct kafka_msg *m,
 	    (int)m->partition, (long long)m->offset, rd_kafka_err2str(re));
 }
 
-/* librdkafka before 2.3.0 aborts when a cooperative-sticky consumer is
- * destroyed after its JoinGroup answer and before its first assignment
- * (confluentinc/librdkafka#4312: the assignor's state is still NULL).  Such
- * a consumer is closed (it leaves the group) but its handle is not
- * destroyed: it is kept here, reachable, until the process exits.  That
- * happens only to a consumer stopped within its first rebalance. */
-enum { ABANDONED_MAX = 16 };
-static rd_kafka_t *abandoned[ABANDONED_MAX];
-static int nabandoned;
-
-static bool destroy_would_abort(const struct kafka_consumer *c)
-{
-	return c->cooperative && !c->assigned_once && rd_kafka_version() < 0x020300ff;
-}
-
 int kafka_consumer_close(struct kafka_consumer *c, struct err *e)
 {
 	if (c->closed || c->rk == NULL)
@@ -769,14 +821,10 @@ void kafka_consumer_free(struct kafka_consumer *c)
 		if (kafka_consumer_close(c, &e) != 0)
 			c->closed = true;
 	}
-	if (c->rk != NULL && destroy_would_abort(c)) {
-		log_kv(LOG_WARN, "kafka_consumer_kept", "client", rd_kafka_name(c->rk),
-		    "why", "closed before its first assignment (librdkafka#4312)", NULL);
-		if (nabandoned < ABANDONED_MAX)
-			abandoned[nabandoned++] = c->rk;
-		c->rk = NULL;
-	}
 	if (c->rk != NULL)
 		rd_kafka_destroy(c->rk);
+	for (size_t i = 0; i < c->ntopics; i++)
+		free(c->topics[i]);
+	free(c->topics);
 	free(c);
 }

@@ -122,15 +122,13 @@ struct kafka_consumer_opts {
 	int session_timeout_ms;		/* 0: 6000 */
 	int heartbeat_ms;		/* 0: 1000 */
 	int fetch_wait_ms;		/* 0: 10 (latency of an idle consumer) */
-	/* Static membership (KIP-345): a stable id, unique among the group's
-	 * running members.  A member that restarts with the same id within
-	 * the session timeout gets its partitions back without a rebalance;
-	 * it does not leave the group when closed.  NULL or "": dynamic. */
-	const char *group_instance_id;
-	/* The cooperative-sticky assignor: a rebalance moves only the
-	 * partitions that change owner, the others are consumed throughout.
-	 * Every member of a group must use the same protocol. */
-	bool cooperative;
+	/* No group membership: the consumer assigns itself every partition of
+	 * the topics (from the group's committed offsets) and never
+	 * rebalances, so consumers coming and going never stall it; every
+	 * such consumer of the group reads every message, which the caller
+	 * must tolerate (idempotent processing).  Commits still go to group_id
+	 * (which must not also have subscribed members). */
+	bool assign_all;
 };
 
 /* Fills o from c (KAFKA_SESSION_TIMEOUT_MS, KAFKA_HEARTBEAT_MS,
@@ -148,10 +146,9 @@ struct kafka_consumer *kafka_consumer_new(const char *brokers,
     const struct kafka_consumer_opts *o, struct err *e)
 	__attribute__((warn_unused_result));
 
-/* Partitions assigned to c right now (0 before the group gave it any).
- * Every rebalance is logged: ev=kafka_assigned / ev=kafka_revoked with
- * protocol, moved and held. */
-int kafka_consumer_assigned(const struct kafka_consumer *c);
+/* Every change of a consumer's partitions is logged: ev=kafka_assigned /
+ * ev=kafka_revoked with protocol (eager, cooperative, or all for
+ * assign_all), moved and held. */
 
 /* One consumed message.  Everything is COPIED into one allocation owned by
  * the caller, independent of the consumer: release it with kafka_msg_free().

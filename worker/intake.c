@@ -146,7 +146,10 @@ static int consumer_open(struct intake *in)
 	struct kafka_consumer_opts o;
 	kafka_consumer_opts_init(&o, in->cfg, "earliest");
 	o.client_id = "report-worker";
-	o.cooperative = true;	/* a worker joining or leaving stalls no one else */
+	/* Every worker reads every partition: no group to join or rebalance,
+	 * so a worker starting or stopping never stalls anyone's intake;
+	 * the enqueue is idempotent, so the copies are duplicates only. */
+	o.assign_all = true;
 	const char *topics[] = { KAFKA_TOPIC_CREATE };
 	struct err e;
 	err_clear(&e);

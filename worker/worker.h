@@ -34,7 +34,7 @@ enum {
 	WORKER_URL_MAX = 1024,
 };
 
-#define WORKER_GROUP "report-workers"
+#define WORKER_GROUP "report-intake"	/* commits only: every worker reads every partition */
 
 struct job;
 struct call;
