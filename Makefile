@@ -161,7 +161,7 @@ fuzz: fuzz-build
 	tools/fuzz.sh $(FUZZ_SECS)
 
 # Benchmarks print their figures next to a ceiling measured in the same run.
-BENCHES := gql-cpu graphql-http accounts reports worker relay tenants
+BENCHES := gql-cpu graphql-http accounts reports worker pipeline relay tenants
 
 bench: all
 	@for b in $(BENCHES); do \

@@ -280,9 +280,9 @@ async function main() {
 	const dir = mkdtempSync(join(tmpdir(), 'wk-bench-'));
 	chmodSync(dir, 0o755);
 	VAR = join(dir, 'var');
-	const [http, pg, rd, kf, pv, rl] = await freePorts(6);
+	const [http, pg, rd, kf, pv, rl, pl] = await freePorts(7);
 	ENV = { ...process.env, VAR_DIR: VAR, BIN_DIR, HTTP_PORT: `${http}`, PG_PORT: `${pg}`, PG2_PORT: '', REDIS_PORT: `${rd}`,
-		KAFKA_PORT: `${kf}`, PROVIDERS_PORT: `${pv}`, RELAY_PORT: `${rl}`, FCGI_WORKERS: '8', PG_FSYNC: 'off',
+		KAFKA_PORT: `${kf}`, PROVIDERS_PORT: `${pv}`, RELAY_PORT: `${rl}`, POOL_PORT: `${pl}`, FCGI_WORKERS: '8', PG_FSYNC: 'off',
 		PROVIDER_POLLS: '2', PROVIDER_RETRY_AFTER_SEC: '0', PROVIDER_LATENCY_MS: LATENCY, TENANT_MAX_CONNS: '32',
 		QUEUE_POLL_INTERVAL_MS: '100', RECONCILE_INTERVAL_MS: '30000', LOG_LEVEL: 'warn' };
 	for (const k of ['MASTER_DATABASE_URL', 'REDIS_URL', 'KAFKA_BROKERS', 'PUBLIC_BASE_URL', 'SQL_DIR', 'FCGI_SOCKET', 'PROVIDERS_BASE_URL'])

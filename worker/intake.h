@@ -6,10 +6,12 @@
  * tried again; nothing after it is committed meanwhile.  A malformed
  * message is logged (ev=kafka_bad_message) and skipped.
  *
- * The thread has its own Kafka consumer (group WORKER_GROUP,
- * cooperative-sticky) and its own Redis connection, so a long turn of the
- * job loop (database writes, a slow tenant) never delays a report's way
- * into the queue.  Each job it creates is logged as ev=job_enqueued with
+ * The thread has its own Kafka consumer, which reads every partition of
+ * report.create without joining a group (kafka_consumer_opts.assign_all;
+ * offsets committed to WORKER_GROUP), so no worker starting or stopping
+ * ever stalls another's intake, and its own Redis connection, so a long
+ * turn of the job loop (database writes, a slow tenant) never delays a
+ * report's way into the queue.  Each job it creates is logged as ev=job_enqueued with
  * lag_ms, the time from the producer's CreateTime. */
 #ifndef WORKER_INTAKE_H
 #define WORKER_INTAKE_H
@@ -32,9 +34,8 @@ struct intake *intake_start(const struct config *c, void (*wake)(void *arg), voi
 	__attribute__((warn_unused_result));
 
 /* Stops taking messages, and returns at once: the thread finishes its
- * batch, commits what it enqueued, leaves the group (its partitions move
- * to the other workers) and exits while the caller drains its jobs.
- * Idempotent. */
+ * batch, commits what it enqueued and exits while the caller drains its
+ * jobs.  Idempotent. */
 void intake_stop(struct intake *in);
 
 /* Counters so far (safe from any thread). */
