@@ -328,6 +328,25 @@ test('a provider failing half its calls, and one answering malformed bodies, sti
 	}
 });
 
+test('a provider answering 429 (back-pressure) to most calls: waited out without spending retries, all complete', async () => {
+	await restartProviders({ PROVIDER_PROPERTY_REGISTRY: 'rate_limit_rate=0.8,retry_after=0' });
+	try {
+		const start = logText().length;
+		const ids = [];
+		for (let i = 0; i < 6; i++) ids.push((await createReport(tok.b)).reportID);
+		const rows = await waitTerminal(T.b, ids, 60000);
+		assert.deepEqual(rows.map(r => r.status), ids.map(() => 'COMPLETED'));
+		const lines = logText().slice(start);
+		assert.match(lines, /ev=provider_polled provider=property-registry call=\w+ status=busy http=429/);
+		assert.match(lines, /ev=provider_backpressure provider=property-registry why="HTTP 429"/);
+		assert.doesNotMatch(lines, /ev=provider_retry_scheduled provider=property-registry/,
+			'a 429 is back-pressure, not a failed try');
+		for (const id of ids) assert.equal(countEv('report_completed', T.b, id), 1);
+	} finally {
+		await restartProviders({});
+	}
+});
+
 test('a provider that never finishes → FAILED after the configured attempts, with a reason naming it', async () => {
 	await restartProviders({ PROVIDER_PROPERTY_REGISTRY: 'never_ready=true,retry_after=0' });
 	try {
