@@ -476,40 +476,26 @@ static int held(rd_kafka_t *rk)
 	return n;
 }
 
-/* Applies a rebalance (the eager protocol replaces the whole assignment,
- * the cooperative one adds or removes only the partitions that move) and
- * logs it as ev=kafka_assigned / ev=kafka_revoked with the partitions held
- * afterwards. */
+/* Applies a rebalance (the eager protocol, the only one configured here:
+ * the whole assignment is replaced) and logs it as ev=kafka_assigned /
+ * ev=kafka_revoked with the partitions held afterwards. */
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	(void)opaque;
-	bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
 	bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
-	rd_kafka_error_t *ke = NULL;
-	rd_kafka_resp_err_t re = RD_KAFKA_RESP_ERR_NO_ERROR;
-	if (coop)
-		ke = assign ? rd_kafka_incremental_assign(rk, parts) :
-		    rd_kafka_incremental_unassign(rk, parts);
-	else
-		re = rd_kafka_assign(rk, assign ? parts : NULL);
-	const char *why = ke != NULL ? rd_kafka_error_string(ke) :
-	    re != RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_err2str(re) : NULL;
+	rd_kafka_resp_err_t re = rd_kafka_assign(rk, assign ? parts : NULL);
 	struct log_line l;
-	log_begin(&l, why != NULL ? LOG_WARN : LOG_INFO,
+	log_begin(&l, re != RD_KAFKA_RESP_ERR_NO_ERROR ? LOG_WARN : LOG_INFO,
 	    assign ? "kafka_assigned" : "kafka_revoked");
 	log_str(&l, "client", rd_kafka_name(rk));
-	log_str(&l, "protocol", coop ? "cooperative" : "eager");
+	log_str(&l, "protocol", "eager");
 	log_int(&l, "moved", parts != NULL ? parts->cnt : 0);
 	log_int(&l, "held", held(rk));
-	if (why != NULL)
-		log_str(&l, "err", why);
+	if (re != RD_KAFKA_RESP_ERR_NO_ERROR)
+		log_str(&l, "err", rd_kafka_err2str(re));
 	log_end(&l);
-	if (ke != NULL)
-		rd_kafka_error_destroy(ke);
 }
-
-
 
 void kafka_consumer_opts_init(struct kafka_consumer_opts *o,
     const struct config *c, const char *auto_offset_reset)

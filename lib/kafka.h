@@ -137,7 +137,11 @@ struct kafka_consumer_opts {
 void kafka_consumer_opts_init(struct kafka_consumer_opts *o,
     const struct config *c, const char *auto_offset_reset);
 
-/* Creates a consumer in group_id subscribed to topics[0..n).  Strings are
+/* Creates a consumer in group_id subscribed to topics[0..n) (with
+ * assign_all: assigned every partition of them, which needs the broker now:
+ * APP_ERR_UNAVAILABLE if it does not answer).  Every change of its
+ * partitions is logged: ev=kafka_assigned / ev=kafka_revoked with protocol
+ * (eager, or all for assign_all), moved and held.  Strings are
  * copied.  o NULL: defaults.  Returns NULL and fills e on failure
  * (APP_ERR_BAD_INPUT: bad arguments or options, APP_ERR_INTERNAL: librdkafka
  * refused the configuration or the subscription). */
@@ -145,10 +149,6 @@ struct kafka_consumer *kafka_consumer_new(const char *brokers,
     const char *group_id, const char *const topics[], size_t n,
     const struct kafka_consumer_opts *o, struct err *e)
 	__attribute__((warn_unused_result));
-
-/* Every change of a consumer's partitions is logged: ev=kafka_assigned /
- * ev=kafka_revoked with protocol (eager, cooperative, or all for
- * assign_all), moved and held. */
 
 /* One consumed message.  Everything is COPIED into one allocation owned by
  * the caller, independent of the consumer: release it with kafka_msg_free().

@@ -19,7 +19,8 @@
 enum {
 	POLL_MS = 100,		/* longest block in Kafka: bounds intake_stop() */
 	RETRY_MS = 200,		/* Redis refused a batch: try it again after */
-	REOPEN_MS = 1000,	/* the consumer or the queue failed to open */
+	REOPEN_MS = 1000,	/* the consumer or the queue failed to open: */
+	REOPEN_MAX_MS = 10000,	/* the wait doubles up to this */
 	PAYLOAD_MAX = 1024,
 };
 
@@ -236,15 +237,15 @@ static void pause_ms(struct intake *in, int ms)
 static void *run(void *arg)
 {
 	struct intake *in = arg;
+	int reopen_ms = REOPEN_MS;
 	while (!atomic_load(&in->stop)) {
-		if (in->q == NULL && queue_open(in) != 0) {
-			pause_ms(in, REOPEN_MS);
+		if ((in->q == NULL && queue_open(in) != 0) ||
+		    (in->cons == NULL && consumer_open(in) != 0)) {
+			pause_ms(in, reopen_ms);
+			reopen_ms = reopen_ms * 2 < REOPEN_MAX_MS ? reopen_ms * 2 : REOPEN_MAX_MS;
 			continue;
 		}
-		if (in->cons == NULL && consumer_open(in) != 0) {
-			pause_ms(in, REOPEN_MS);
-			continue;
-		}
+		reopen_ms = REOPEN_MS;
 		int delay = turn(in);
 		if (delay > 0)
 			pause_ms(in, delay);

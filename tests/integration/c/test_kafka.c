@@ -77,12 +77,13 @@ static void fmt(char *buf, size_t size, const char *a, const char *b)
 	}
 }
 
-static struct kafka_consumer *consumer(const char *group, const char *const *topics,
-    size_t n)
+static struct kafka_consumer *consumer_opts(const char *group, const char *const *topics,
+    size_t n, bool assign_all)
 {
 	struct kafka_consumer_opts o;
 	kafka_consumer_opts_init(&o, NULL, "earliest");
 	o.client_id = "test_kafka";
+	o.assign_all = assign_all;
 	struct err e;
 	err_clear(&e);
 	struct kafka_consumer *c = kafka_consumer_new(brokers, group,
@@ -90,6 +91,12 @@ static struct kafka_consumer *consumer(const char *group, const char *const *top
 	if (c == NULL)
 		fprintf(stderr, "  consumer_new: %s (%s)\n", e.msg, e.detail);
 	return c;
+}
+
+static struct kafka_consumer *consumer(const char *group, const char *const *topics,
+    size_t n)
+{
+	return consumer_opts(group, topics, n, false);
 }
 
 static bool msg_has_key(const struct kafka_msg *m, const char *key)
@@ -293,6 +300,63 @@ out:
 	kafka_producer_free(p);
 }
 
+/* assign_all: two consumers of one group both read the same message (no
+ * group splits the partitions between them); one commits it; a consumer
+ * started afterwards in that group begins after it. */
+static void t_assign_all_broadcast_and_commit(void)
+{
+	setup();
+	static const char *const topics[] = { KAFKA_TOPIC_CREATE };
+	char key[NAME_MAX_LEN], group[NAME_MAX_LEN];
+	fmt(key, sizeof key, "tenant", "all");
+	fmt(group, sizeof group, "group", "all");
+	const char *m1 = "first", *m2 = "second";
+	struct err e;
+	err_clear(&e);
+	struct kafka_producer *p = kafka_producer_new(brokers, &e);
+	CHECK(p != NULL);
+	if (p == NULL)
+		return;
+	struct kafka_consumer *a = consumer_opts(group, topics, 1, true);
+	struct kafka_consumer *b = consumer_opts(group, topics, 1, true);
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL)
+		goto out;
+	CHECK_INT_EQ(kafka_produce_wait(p, KAFKA_TOPIC_CREATE, key, strlen(key), m1,
+	    strlen(m1), PRODUCE_TIMEOUT_MS, &e), 0);
+	int dup = 0;
+	struct kafka_msg *ma = poll_key(a, key, NULL, &dup);
+	struct kafka_msg *mb = poll_key(b, key, NULL, &dup);
+	CHECK(ma != NULL && mb != NULL);
+	if (ma != NULL && mb != NULL) {
+		CHECK_STR_EQ(ma->payload, m1);
+		CHECK_STR_EQ(mb->payload, m1);
+		int rc = kafka_consumer_commit(a, ma, true, &e);
+		if (rc != 0)
+			fprintf(stderr, "  commit: %s\n", e.detail);
+		CHECK_INT_EQ(rc, 0);
+	}
+	kafka_msg_free(ma);
+	kafka_msg_free(mb);
+	CHECK_INT_EQ(kafka_produce_wait(p, KAFKA_TOPIC_CREATE, key, strlen(key), m2,
+	    strlen(m2), PRODUCE_TIMEOUT_MS, &e), 0);
+	struct kafka_consumer *c = consumer_opts(group, topics, 1, true);
+	CHECK(c != NULL);
+	if (c != NULL) {
+		struct kafka_msg *m = poll_key(c, key, m1, &dup);
+		CHECK(m != NULL);
+		if (m != NULL)
+			CHECK_STR_EQ(m->payload, m2);
+		CHECK_INT_EQ(dup, 0);
+		kafka_msg_free(m);
+		kafka_consumer_free(c);
+	}
+out:
+	kafka_consumer_free(a);
+	kafka_consumer_free(b);
+	kafka_producer_free(p);
+}
+
 static int cmp_dbl(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -333,5 +397,6 @@ TEST_MAIN(
 	{ "produce_unreachable_times_out", t_produce_unreachable_times_out },
 	{ "ping", t_ping },
 	{ "commit_not_redelivered", t_commit_not_redelivered },
+	{ "assign_all_broadcast_and_commit", t_assign_all_broadcast_and_commit },
 	{ "produce_wait_latency", t_produce_wait_latency },
 )
