@@ -40,9 +40,11 @@ static const struct cfg_def defs[] = {
 	  "Kafka bootstrap list host:port[,host:port]" },
 	{ "KAFKA_SESSION_TIMEOUT_MS", T_INT, F(kafka_session_timeout_ms), "6000",
 	  CFG_WORKER | CFG_RELAY, 0, 1000, 300000,
-	  "consumer group session timeout; identical on every client" },
+	  "consumer group session timeout (the relay's group; the worker's "
+	  "intake joins none); identical on every client" },
 	{ "KAFKA_HEARTBEAT_MS", T_INT, F(kafka_heartbeat_ms), "1000",
-	  CFG_WORKER | CFG_RELAY, 0, 100, 60000, "consumer heartbeat interval" },
+	  CFG_WORKER | CFG_RELAY, 0, 100, 60000,
+	  "consumer group heartbeat interval (the relay's group)" },
 	{ "KAFKA_FETCH_WAIT_MS", T_INT, F(kafka_fetch_wait_ms), "10",
 	  CFG_WORKER | CFG_RELAY, 0, 1, 5000, "consumer fetch.wait.max.ms (latency)" },
 	{ "DEP_TIMEOUT_MS", T_INT, F(dep_timeout_ms), "1000",
