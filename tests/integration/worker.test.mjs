@@ -475,9 +475,12 @@ async function assertAllCompletedOnce(ids) {
 	const files = k => psql(dbOf(T[k]), `select count(*) filter (where n <> 2) from (select r.id, count(f.*) n from reports r left join report_files f on f.report_id = r.id where r.id in (${ids[k].join(',')}) group by r.id) x`);
 	assert.equal(files('a'), '0', 'two files per report');
 	assert.equal(files('b'), '0', 'two files per report');
+	// Only the worker whose statement changed the row logs it, so never
+	// twice; a kill -9 between that commit and the write of the line may
+	// leave none, which is why the rows above, not the log, are the proof.
 	for (const k of ['a', 'b'])
 		for (const id of ids[k])
-			assert.equal(countEv('report_completed', T[k], id), 1, `${T[k]}:${id} completed exactly once`);
+			assert.ok(countEv('report_completed', T[k], id) <= 1, `${T[k]}:${id} logged completed at most once`);
 	await new Promise(r => setTimeout(r, 1500));
 	assert.deepEqual({ a: stamp('a'), b: stamp('b') }, first, 'completed_at stable');
 }
