@@ -107,8 +107,9 @@ static int conf_common(rd_kafka_conf_t *conf, const char *brokers,
 	return rc;
 }
 
-/* Metadata request for one topic. */
-static int ping_topic(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int timeout_ms,
+/* Metadata request for one topic: 0 when a broker answered and the topic
+ * has partitions (*n: how many; n may be NULL). */
+static int topic_meta(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int timeout_ms, int *n,
     struct err *e)
 {
 	const struct rd_kafka_metadata *md = NULL;
@@ -126,7 +127,22 @@ static int ping_topic(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int timeout_ms,
 		    md->topic_cnt != 1 ? "topic missing from answer" :
 		    md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR ?
 		    rd_kafka_err2str(md->topics[0].err) : "no partitions");
+	else if (n != NULL)
+		*n = md->topics[0].partition_cnt;
 	rd_kafka_metadata_destroy(md);
+	return rc;
+}
+
+/* The same by topic name, through a handle made for the request. */
+static int topic_meta_name(rd_kafka_t *rk, const char *topic, int timeout_ms, int *n,
+    struct err *e)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	if (rkt == NULL)
+		return err_set(e, APP_ERR_INTERNAL, PUBLIC_MSG, "kafka topic %s: %s",
+		    topic, rd_kafka_err2str(rd_kafka_last_error()));
+	int rc = topic_meta(rk, rkt, timeout_ms, n, e);
+	rd_kafka_topic_destroy(rkt);
 	return rc;
 }
 
@@ -422,22 +438,14 @@ int kafka_ping(struct kafka_producer *p, int timeout_ms, struct err *e)
 	if (rc != 0)
 		return rc;
 	(void)rd_kafka_poll(p->rk, 0);	/* surface pending logs; count unused */
-	return ping_topic(p->rk, p->ping_rkt, timeout_ms, e);
+	return topic_meta(p->rk, p->ping_rkt, timeout_ms, NULL, e);
 }
 
 int kafka_producer_warm(struct kafka_producer *p, const char *topic, int timeout_ms,
     struct err *e)
 {
 	int rc = producer_ensure(p, e);
-	if (rc != 0)
-		return rc;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->rk, topic, NULL);
-	if (rkt == NULL)
-		return err_set(e, APP_ERR_INTERNAL, PUBLIC_MSG, "kafka topic %s: %s",
-		    topic, rd_kafka_err2str(rd_kafka_last_error()));
-	rc = ping_topic(p->rk, rkt, timeout_ms, e);
-	rd_kafka_topic_destroy(rkt);
-	return rc;
+	return rc != 0 ? rc : topic_meta_name(p->rk, topic, timeout_ms, NULL, e);
 }
 
 void kafka_producer_free(struct kafka_producer *p)
@@ -524,33 +532,6 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	log_end(&l);
 }
 
-/* Partitions of topic, from a metadata request; -1 (e filled) on failure. */
-static int partition_count(rd_kafka_t *rk, const char *topic, struct err *e)
-{
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	if (rkt == NULL) {
-		(void)err_set(e, APP_ERR_INTERNAL, PUBLIC_MSG, "kafka topic %s: %s", topic,
-		    rd_kafka_err2str(rd_kafka_last_error()));
-		return -1;
-	}
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_resp_err_t re = rd_kafka_metadata(rk, 0, rkt, &md, ASSIGN_METADATA_MS);
-	int n = -1;
-	if (re != RD_KAFKA_RESP_ERR_NO_ERROR)
-		(void)err_set(e, APP_ERR_UNAVAILABLE, PUBLIC_MSG, "kafka metadata topic=%s: %s",
-		    topic, rd_kafka_err2str(re));
-	else if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR ||
-	    md->topics[0].partition_cnt <= 0)
-		(void)err_set(e, APP_ERR_UNAVAILABLE, PUBLIC_MSG,
-		    "kafka metadata topic=%s: no partitions", topic);
-	else
-		n = md->topics[0].partition_cnt;
-	if (md != NULL)
-		rd_kafka_metadata_destroy(md);
-	rd_kafka_topic_destroy(rkt);
-	return n;
-}
-
 /* assign_all: assigns every partition of c's topics, each from the group's
  * committed offset (auto.offset.reset when none).  Done again when the
  * partition count grew (checked every ASSIGN_RECHECK_MS by the poll): the
@@ -563,9 +544,8 @@ static int assign_all(struct kafka_consumer *c, struct err *e)
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
 	int rc = 0;
 	for (size_t i = 0; i < c->ntopics && rc == 0; i++) {
-		int n = partition_count(c->rk, c->topics[i], e);
-		if (n < 0)
-			rc = e->code;
+		int n = 0;
+		rc = topic_meta_name(c->rk, c->topics[i], ASSIGN_METADATA_MS, &n, e);
 		for (int p = 0; p < n; p++)
 			rd_kafka_topic_partition_list_add(l, c->topics[i], p)->offset =
 			    RD_KAFKA_OFFSET_STORED;

@@ -137,10 +137,13 @@ stack_pids() {	# run-dir -> the stack's pids and their children
 nothing_left_running() {	# pids ports...
 	local pids=$1 p rc=0
 	shift
+	local state
 	for p in $pids; do
-		# a zombie (state Z) has exited; only its parent has not reaped it
-		if kill -0 "$p" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) != Z ]]; then
-			echo "pid $p still running: $(tr '\0' ' ' < "/proc/$p/cmdline")"
+		# a zombie (state Z) has exited; only its parent has not reaped it;
+		# no /proc entry (it ended between the two looks) has exited too
+		state=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) || state=
+		if [[ -n $state && $state != Z ]]; then
+			echo "pid $p still running ($state): $(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)"
 			rc=1
 		fi
 	done

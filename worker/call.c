@@ -222,7 +222,6 @@ int call_start(struct worker *w, struct call *c)
 	c->easy = easy;
 	c->job->contacted = true;
 	c->t0_us = clock_mono_us();
-	w->http_running++;
 	w->http_open[c->k]++;
 	w->st.http_requests++;
 	return 0;

@@ -1,12 +1,12 @@
 /* report-worker: Kafka report.create → Redis job queue → providers →
  * report files → report.progress / report.ready (worker/README.md).
  *
- * One event loop: each turn takes new report.create messages (enqueue,
- * then commit: at-least-once, enqueue is idempotent), claims due jobs up to
+ * The intake thread (intake.c) turns report.create messages into jobs and
+ * wakes the loop.  One event loop: each turn claims due jobs up to
  * WORKER_CONCURRENCY, drives every provider call through libcurl multi,
  * extends leases, and now and then runs the reconciler.  SIGTERM/SIGINT:
- * stop claiming and consuming, let in-flight calls finish until
- * WORKER_SHUTDOWN_MS, put unfinished jobs back, commit offsets, exit 0.
+ * stop the intake (it commits its offsets) and claiming, let in-flight
+ * calls finish until WORKER_SHUTDOWN_MS, put unfinished jobs back, exit 0.
  * SIGHUP reopens LOG_FILE. */
 #include <signal.h>
 #include <stdatomic.h>
@@ -269,7 +269,7 @@ static void run(struct worker *w)
 			next_janitor = now + 1000;
 		}
 		now = clock_mono_ms();
-		int64_t cap = w->http_running > 0 ? BUSY_WAIT_MS : IDLE_WAIT_MS;
+		int64_t cap = proc_http_open(w) > 0 ? BUSY_WAIT_MS : IDLE_WAIT_MS;
 		if (w->next_recon_ms - now < cap)
 			cap = w->next_recon_ms - now < 0 ? 0 : w->next_recon_ms - now;
 		int64_t t = proc_timeout(w, now, cap);

@@ -90,7 +90,7 @@ void ready_push(struct worker *w, struct call *c)
  * from w->ready_turn; -1 if none. */
 static int ready_provider(const struct worker *w)
 {
-	if (w->http_running >= w->cfg->worker_http_max)
+	if (proc_http_open(w) >= w->cfg->worker_http_max)
 		return -1;
 	for (int i = 0; i < REPORT_PROVIDERS_N; i++) {
 		int k = (w->ready_turn + i) % REPORT_PROVIDERS_N;
@@ -113,7 +113,6 @@ static struct call *ready_next(struct worker *w)
 void call_release(struct worker *w, struct call *c)
 {
 	curl_multi_remove_handle(w->multi, c->easy);
-	w->http_running--;
 	w->http_open[c->k]--;
 	if (w->easy_free < w->cfg->worker_http_max)
 		w->easy_pool[w->easy_free++] = c->easy;
@@ -692,6 +691,14 @@ void proc_abandon(struct worker *w)
 		job_free(w, j);
 	}
 	proc_queue_flush(w);
+}
+
+int proc_http_open(const struct worker *w)
+{
+	int n = 0;
+	for (int k = 0; k < REPORT_PROVIDERS_N; k++)
+		n += w->http_open[k];
+	return n;
 }
 
 bool proc_busy(const struct worker *w)

@@ -47,27 +47,38 @@ void fail_report(struct worker *w, struct tenant_conn *h, struct job *j,
 	finish_in_queue(w, j, QUEUE_OP_FAIL, 0, reason);
 }
 
-/* report.progress + report.ready of a report this worker just completed,
- * from what it knows (the same JSON reportevent_build() reads back). */
+/* The public view of j's report from what this worker knows, for the
+ * events (the same JSON reportevent_build() reads back: lib/reportevent.h).
+ * A COMPLETED report shows every provider completed, without errors. */
+static void job_view(const struct job *j, const char *status, int progress,
+    int64_t created_ms, int64_t completed_ms, struct report_view *v)
+{
+	bool done = strcmp(status, REPORT_COMPLETED) == 0;
+	memset(v, 0, sizeof *v);
+	v->id = j->report_id;
+	v->owner_id = j->ctx.owner_id;
+	snprintf(v->status, sizeof v->status, "%s", status);
+	v->progress = progress;
+	v->attempts = j->attempt;
+	v->created_ms = created_ms;
+	v->completed_ms = completed_ms;
+	v->nproviders = REPORT_PROVIDERS_N;
+	for (int k = 0; k < REPORT_PROVIDERS_N; k++) {
+		const struct reportwork_provider *c = &j->ctx.p[k];
+		struct report_provider_view *p = &v->providers[k];
+		snprintf(p->name, sizeof p->name, "%s", report_providers[k]);
+		snprintf(p->status, sizeof p->status, "%s", done ? PROVIDER_COMPLETED : c->status);
+		p->attempts = c->attempts;
+		p->error = !done && c->has_error ? c->error : NULL;
+	}
+}
+
+/* report.progress + report.ready of a report this worker just completed. */
 static int completed_event(struct worker *w, const struct job *j,
     const struct reportwork_end *end)
 {
 	struct report_view v;
-	memset(&v, 0, sizeof v);
-	v.id = j->report_id;
-	v.owner_id = j->ctx.owner_id;
-	snprintf(v.status, sizeof v.status, "%s", REPORT_COMPLETED);
-	v.progress = 100;
-	v.attempts = j->attempt;
-	v.created_ms = end->created_ms;
-	v.completed_ms = end->completed_ms;
-	v.nproviders = REPORT_PROVIDERS_N;
-	for (int k = 0; k < REPORT_PROVIDERS_N; k++) {
-		struct report_provider_view *p = &v.providers[k];
-		snprintf(p->name, sizeof p->name, "%s", report_providers[k]);
-		snprintf(p->status, sizeof p->status, "%s", PROVIDER_COMPLETED);
-		p->attempts = j->ctx.p[k].attempts;
-	}
+	job_view(j, REPORT_COMPLETED, 100, end->created_ms, end->completed_ms, &v);
 	char url[SIGNURL_MAX];
 	struct sbuf ev;
 	struct err e;
@@ -235,28 +246,12 @@ static void permanent_reason(const struct job *j, char *out, size_t size)
 	sbuf_clear(&sb);
 }
 
-/* report.progress after an attempt, from what was just stored (the same
- * JSON as reportevent_build() would read back: lib/reportevent.h). */
+/* report.progress after an attempt, from what was just stored. */
 static void progress_event(struct worker *w, const struct job *j,
     const struct reportwork_saved *saved)
 {
 	struct report_view v;
-	memset(&v, 0, sizeof v);
-	v.id = j->report_id;
-	v.owner_id = j->ctx.owner_id;
-	snprintf(v.status, sizeof v.status, "%s", REPORT_IN_PROGRESS);
-	v.progress = saved->progress;
-	v.attempts = j->attempt;
-	v.created_ms = saved->created_ms;
-	v.completed_ms = -1;
-	v.nproviders = REPORT_PROVIDERS_N;
-	for (int k = 0; k < REPORT_PROVIDERS_N; k++) {
-		struct report_provider_view *p = &v.providers[k];
-		snprintf(p->name, sizeof p->name, "%s", report_providers[k]);
-		snprintf(p->status, sizeof p->status, "%s", j->ctx.p[k].status);
-		p->attempts = j->ctx.p[k].attempts;
-		p->error = j->ctx.p[k].has_error ? j->ctx.p[k].error : NULL;
-	}
+	job_view(j, REPORT_IN_PROGRESS, saved->progress, saved->created_ms, -1, &v);
 	struct sbuf ev;
 	struct err e;
 	err_clear(&e);

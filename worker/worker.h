@@ -75,7 +75,6 @@ struct worker {
 	struct curl_slist *json_hdrs;
 	CURL **easy_pool;		/* idle easy handles for reuse */
 	int easy_free;
-	int http_running;		/* all providers */
 	uint64_t rnd;			/* xorshift state for jitter */
 
 	struct job *jobs;		/* held jobs (doubly linked) */
@@ -83,7 +82,7 @@ struct worker {
 	/* Calls due now, FIFO per provider; a provider's calls go out while
 	 * it has fewer than its policy's max_conns requests open. */
 	struct call *ready_head[REPORT_PROVIDERS_N], *ready_tail[REPORT_PROVIDERS_N];
-	int http_open[REPORT_PROVIDERS_N];
+	int http_open[REPORT_PROVIDERS_N];	/* requests in flight, per provider */
 	int ready_turn;			/* provider served first next time */
 	struct call *delayed;		/* calls waiting for a backoff */
 
@@ -132,6 +131,9 @@ void proc_abandon(struct worker *w);
 
 /* True while any job is held. */
 bool proc_busy(const struct worker *w);
+
+/* Provider requests in flight, all providers. */
+int proc_http_open(const struct worker *w);
 
 /* Reads report_id of h's tenant and produces its event on report.progress
  * and, when ready is true, on report.ready (confirmed by the next

@@ -244,14 +244,18 @@ static struct kafka_msg *poll_key(struct kafka_consumer *c, const char *key,
 	return NULL;
 }
 
-/* Commit M1; a new consumer in the same group starts after it. */
-static void t_commit_not_redelivered(void)
+/* m1 is produced and `readers` consumers of one group read it (with
+ * assign_all each of them gets it: no group splits the partitions); the
+ * first commits it and all close.  After m2 is produced, a new consumer of
+ * the group starts after m1. */
+static void commit_then_resume(const char *name, bool assign_all, int readers)
 {
+	enum { READERS_MAX = 2 };
 	setup();
 	static const char *const topics[] = { KAFKA_TOPIC_CREATE };
 	char key[NAME_MAX_LEN], group[NAME_MAX_LEN];
-	fmt(key, sizeof key, "tenant", "commit");
-	fmt(group, sizeof group, "group", "commit");
+	fmt(key, sizeof key, "tenant", name);
+	fmt(group, sizeof group, "group", name);
 	const char *m1 = "first", *m2 = "second";
 	struct err e;
 	err_clear(&e);
@@ -261,86 +265,36 @@ static void t_commit_not_redelivered(void)
 		return;
 	CHECK_INT_EQ(kafka_produce_wait(p, KAFKA_TOPIC_CREATE, key, strlen(key), m1,
 	    strlen(m1), PRODUCE_TIMEOUT_MS, &e), 0);
-
-	struct kafka_consumer *c = consumer(group, topics, 1);
-	CHECK(c != NULL);
-	if (c == NULL)
-		goto out;
+	struct kafka_consumer *r[READERS_MAX] = { NULL };
+	for (int i = 0; i < readers && i < READERS_MAX; i++) {
+		r[i] = consumer_opts(group, topics, 1, assign_all);
+		CHECK(r[i] != NULL);
+	}
 	int dup = 0;
-	struct kafka_msg *m = poll_key(c, key, NULL, &dup);
-	CHECK(m != NULL);
-	if (m != NULL) {
+	for (int i = 0; i < readers && i < READERS_MAX; i++) {
+		struct kafka_msg *m = r[i] ? poll_key(r[i], key, NULL, &dup) : NULL;
+		CHECK(m != NULL);
+		if (m == NULL)
+			continue;
 		CHECK_STR_EQ(m->payload, m1);
-		int rc = kafka_consumer_commit(c, m, true, &e);
-		if (rc != 0)
-			fprintf(stderr, "  commit: %s\n", e.detail);
-		CHECK_INT_EQ(rc, 0);
+		if (i == 0) {
+			int rc = kafka_consumer_commit(r[i], m, true, &e);
+			if (rc != 0)
+				fprintf(stderr, "  commit: %s\n", e.detail);
+			CHECK_INT_EQ(rc, 0);
+		}
 		kafka_msg_free(m);
 	}
-	CHECK_INT_EQ(kafka_consumer_close(c, &e), 0);
-	kafka_consumer_free(c);
+	for (int i = 0; i < readers && i < READERS_MAX; i++) {
+		if (r[i] != NULL)
+			CHECK_INT_EQ(kafka_consumer_close(r[i], &e), 0);
+		kafka_consumer_free(r[i]);
+	}
 
 	/* Same key, so same partition, after m1. */
 	CHECK_INT_EQ(kafka_produce_wait(p, KAFKA_TOPIC_CREATE, key, strlen(key), m2,
 	    strlen(m2), PRODUCE_TIMEOUT_MS, &e), 0);
-	c = consumer(group, topics, 1);
-	CHECK(c != NULL);
-	if (c == NULL)
-		goto out;
-	m = poll_key(c, key, m1, &dup);
-	CHECK(m != NULL);
-	if (m != NULL)
-		CHECK_STR_EQ(m->payload, m2);
-	CHECK_INT_EQ(dup, 0);
-	kafka_msg_free(m);
-	/* Nothing committed this time: commit(all) is still fine. */
-	CHECK_INT_EQ(kafka_consumer_commit(c, NULL, true, &e), 0);
-	kafka_consumer_free(c);
-out:
-	kafka_producer_free(p);
-}
-
-/* assign_all: two consumers of one group both read the same message (no
- * group splits the partitions between them); one commits it; a consumer
- * started afterwards in that group begins after it. */
-static void t_assign_all_broadcast_and_commit(void)
-{
-	setup();
-	static const char *const topics[] = { KAFKA_TOPIC_CREATE };
-	char key[NAME_MAX_LEN], group[NAME_MAX_LEN];
-	fmt(key, sizeof key, "tenant", "all");
-	fmt(group, sizeof group, "group", "all");
-	const char *m1 = "first", *m2 = "second";
-	struct err e;
-	err_clear(&e);
-	struct kafka_producer *p = kafka_producer_new(brokers, &e);
-	CHECK(p != NULL);
-	if (p == NULL)
-		return;
-	struct kafka_consumer *a = consumer_opts(group, topics, 1, true);
-	struct kafka_consumer *b = consumer_opts(group, topics, 1, true);
-	CHECK(a != NULL && b != NULL);
-	if (a == NULL || b == NULL)
-		goto out;
-	CHECK_INT_EQ(kafka_produce_wait(p, KAFKA_TOPIC_CREATE, key, strlen(key), m1,
-	    strlen(m1), PRODUCE_TIMEOUT_MS, &e), 0);
-	int dup = 0;
-	struct kafka_msg *ma = poll_key(a, key, NULL, &dup);
-	struct kafka_msg *mb = poll_key(b, key, NULL, &dup);
-	CHECK(ma != NULL && mb != NULL);
-	if (ma != NULL && mb != NULL) {
-		CHECK_STR_EQ(ma->payload, m1);
-		CHECK_STR_EQ(mb->payload, m1);
-		int rc = kafka_consumer_commit(a, ma, true, &e);
-		if (rc != 0)
-			fprintf(stderr, "  commit: %s\n", e.detail);
-		CHECK_INT_EQ(rc, 0);
-	}
-	kafka_msg_free(ma);
-	kafka_msg_free(mb);
-	CHECK_INT_EQ(kafka_produce_wait(p, KAFKA_TOPIC_CREATE, key, strlen(key), m2,
-	    strlen(m2), PRODUCE_TIMEOUT_MS, &e), 0);
-	struct kafka_consumer *c = consumer_opts(group, topics, 1, true);
+	struct kafka_consumer *c = consumer_opts(group, topics, 1, assign_all);
 	CHECK(c != NULL);
 	if (c != NULL) {
 		struct kafka_msg *m = poll_key(c, key, m1, &dup);
@@ -349,12 +303,24 @@ static void t_assign_all_broadcast_and_commit(void)
 			CHECK_STR_EQ(m->payload, m2);
 		CHECK_INT_EQ(dup, 0);
 		kafka_msg_free(m);
+		/* Nothing committed this time: commit(all) is still fine. */
+		CHECK_INT_EQ(kafka_consumer_commit(c, NULL, true, &e), 0);
 		kafka_consumer_free(c);
 	}
-out:
-	kafka_consumer_free(a);
-	kafka_consumer_free(b);
 	kafka_producer_free(p);
+}
+
+/* Commit M1; a new consumer in the same group starts after it. */
+static void t_commit_not_redelivered(void)
+{
+	commit_then_resume("commit", false, 1);
+}
+
+/* assign_all: two consumers of one group both read M1; one commits it; a
+ * consumer started afterwards in that group starts after it. */
+static void t_assign_all_broadcast_and_commit(void)
+{
+	commit_then_resume("all", true, 2);
 }
 
 static int cmp_dbl(const void *a, const void *b)
